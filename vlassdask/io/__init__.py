@@ -1,0 +1,1 @@
+"""I/O layer: the only place that touches casacore/dask-ms, Zarr, FITS and the file system."""
