@@ -1,0 +1,142 @@
+"""In-memory w-layered gridding operator: visibilities <-> dirty image, and its adjoint.
+
+These functions work on numpy arrays of one block of visibilities (the dask orchestration in
+:mod:`vlassdask.imaging.dirty` calls them per row chunk). Memory model: one (G, G) complex grid
+(G = plan.ngrid) plus one (nx, ny) float64 image, plus the layer sort order (8 bytes per
+selected visibility); the FFT is done in place.
+"""
+
+from __future__ import annotations
+
+import ducc0
+import numpy as np
+
+from vlassdask.imaging.wplan import GridPlan
+from vlassdask.kernels.gridder import degrid_visibilities, grid_visibilities
+from vlassdask.kernels.layers import accumulate_layer, spread_layer
+from vlassdask.kernels.ordering import order_visibilities
+
+
+def grid_dtype(vis: np.ndarray) -> np.dtype:
+    """Grid precision follows the visibilities: complex128 only for complex128 input."""
+    return np.dtype(np.complex128 if vis.dtype == np.complex128 else np.complex64)
+
+
+def layer_selection(
+    uvw: np.ndarray, freq: np.ndarray, vis: np.ndarray | None, plan: GridPlan
+) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices (row * nchan + chan) ordered by w-layer and grid tile, and layer bounds.
+
+    Zero visibilities (flagged or zero weight) are left out when ``vis`` is given; see
+    :func:`vlassdask.kernels.ordering.order_visibilities`.
+    """
+    return order_visibilities(uvw, freq, vis, layer_width=plan.layer_width,
+                              n_layers=plan.n_layers, cell=plan.cell, ngrid=plan.ngrid)
+
+
+def grid_layer(
+    uvw: np.ndarray,
+    freq: np.ndarray,
+    vis: np.ndarray,
+    select: np.ndarray,
+    plan: GridPlan,
+    layer: int,
+    grid: np.ndarray | None = None,
+) -> tuple[np.ndarray, int]:
+    """Grid the selected visibilities of one layer (allocating the grid if not given)."""
+    if grid is None:
+        grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(vis))
+    dropped = grid_visibilities(uvw, freq, vis, select, grid, table=plan.table, cell=plan.cell,
+                                w_layer=float(plan.layer_centers[layer]))
+    return grid, dropped
+
+
+def add_layer_to_image(
+    image: np.ndarray, grid: np.ndarray, plan: GridPlan, layer: int, *, nthreads: int = 1
+) -> np.ndarray:
+    """FFT ``grid`` in place and add the layer's real, w-phased image to ``image``."""
+    ducc0.fft.c2c(grid, axes=(0, 1), forward=True, out=grid, nthreads=nthreads)
+    return accumulate_layer(image, grid, cell=plan.cell, w_layer=float(plan.layer_centers[layer]))
+
+
+def apply_grid_correction(image: np.ndarray, plan: GridPlan) -> np.ndarray:
+    """Divide ``image`` (nx, ny) in place by the separable anti-aliasing correction."""
+    gx, gy = plan.grid_correction()
+    image /= gx[:, None]
+    image /= gy[None, :]
+    return image
+
+
+def dirty_image(
+    uvw: np.ndarray, freq: np.ndarray, vis: np.ndarray, plan: GridPlan, *, nthreads: int = 1
+) -> tuple[np.ndarray, int]:
+    """Unnormalised dirty image sum_k Re{V_k exp(-2 pi i (u l + v m + w (n - 1)))}.
+
+    Parameters
+    ----------
+    uvw
+        float64 (row, 3) metres.
+    freq
+        float64 (chan,) Hz.
+    vis
+        complex (row, chan) weighted visibilities (weights already multiplied in).
+    plan
+        Gridding plan.
+    nthreads
+        Threads for the FFT.
+
+    Returns
+    -------
+    image : numpy.ndarray
+        float64 (nx, ny), indexed [x, y] (l decreasing along x).
+    dropped : int
+        Visibilities outside the grid.
+    """
+    order, bounds = layer_selection(uvw, freq, vis, plan)
+    image = np.zeros((plan.nx, plan.ny), dtype=np.float64)
+    grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(vis))
+    dropped = 0
+    for layer in range(plan.n_layers):
+        select = order[bounds[layer] : bounds[layer + 1]]
+        if select.size == 0:
+            continue
+        grid[...] = 0
+        _, n = grid_layer(uvw, freq, vis, select, plan, layer, grid)
+        dropped += n
+        add_layer_to_image(image, grid, plan, layer, nthreads=nthreads)
+    return apply_grid_correction(image, plan), dropped
+
+
+def predict_visibilities(
+    image: np.ndarray,
+    uvw: np.ndarray,
+    freq: np.ndarray,
+    plan: GridPlan,
+    *,
+    dtype: np.dtype | type = np.complex64,
+    nthreads: int = 1,
+) -> np.ndarray:
+    """Model visibilities of ``image``: the exact adjoint of :func:`dirty_image`.
+
+    V_k = sum_{x,y} I(x, y) exp(+2 pi i (u l + v m + w (n - 1))), up to the gridding accuracy.
+
+    Returns
+    -------
+    numpy.ndarray
+        complex (row, chan) of ``dtype``.
+    """
+    out = np.zeros((uvw.shape[0], freq.shape[0]), dtype=dtype)
+    order, bounds = layer_selection(uvw, freq, None, plan)
+    corrected = apply_grid_correction(np.array(image, dtype=np.float64), plan)
+    grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(out))
+    for layer in range(plan.n_layers):
+        select = order[bounds[layer] : bounds[layer + 1]]
+        if select.size == 0:
+            continue
+        grid[...] = 0
+        w_layer = float(plan.layer_centers[layer])
+        spread_layer(corrected, grid, cell=plan.cell, w_layer=w_layer)
+        ducc0.fft.c2c(grid, axes=(0, 1), forward=False, out=grid, nthreads=nthreads)
+        degrid_visibilities(uvw, freq, grid, select, table=plan.table, cell=plan.cell,
+                            w_layer=w_layer, out=out)
+    return out

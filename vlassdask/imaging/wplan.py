@@ -1,0 +1,216 @@
+"""Choice of grid size, anti-aliasing kernel, w-layers and w-kernel tables for an image.
+
+The w-term is handled by *w-projection within w-layers*: visibilities are sorted into layers of
+width ``dw`` in w; each layer is gridded with w-projection kernels for its residual w (tabulated,
+oversampled, see :mod:`vlassdask.kernels.wkernels`), Fourier transformed, and multiplied by the
+exact w phase of its centre. One layer with wide kernels is classic w-projection; many layers with
+narrow kernels approach w-stacking. :func:`plan_gridding` chooses the number of layers (and hence
+the kernel support) that minimises the estimated cost (gridding ~ nvis x support^2, FFTs ~ layers
+x G^2 log G) subject to the requested accuracy; plain 2-D gridding is chosen when the w-term is
+below the accuracy over the whole field, or when asked for (``gridder="2d"``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import ducc0
+import numpy as np
+
+from vlassdask.errors import ConfigError
+from vlassdask.kernels.antialias import ESKernel, choose_es_kernel
+from vlassdask.kernels.wkernels import KernelTable, make_kernel_table, required_support
+
+_COST_PER_TAP = 1.0  # relative cost of one complex multiply-add on the grid
+_COST_PER_FFT_POINT = 0.35  # relative cost per point per log2(size) of a complex 2-D FFT
+
+
+@dataclass(frozen=True)
+class GridPlan:
+    """Everything the gridder needs to know about an image's geometry and w handling.
+
+    Attributes
+    ----------
+    nx, ny
+        Image size in pixels (even).
+    cell
+        Pixel size in radians.
+    ngrid
+        Side of the (square, padded) uv grid.
+    kernel
+        Anti-aliasing kernel.
+    table
+        w-projection kernel table shared by all layers.
+    layer_width
+        Width of a w-layer in wavelengths (``inf`` for a single 2-D layer).
+    n_layers
+        Number of w-layers (1 for 2-D or pure w-projection).
+    w_projection
+        True when the w-term is corrected (False: plain 2-D gridding, w ignored).
+    """
+
+    nx: int
+    ny: int
+    cell: float
+    ngrid: int
+    kernel: ESKernel
+    table: KernelTable
+    layer_width: float
+    n_layers: int
+    w_projection: bool
+
+    @property
+    def layer_centers(self) -> np.ndarray:
+        """w (wavelengths) at the centre of each layer (0 for 2-D)."""
+        if not self.w_projection:
+            return np.zeros(1)
+        return (np.arange(self.n_layers) + 0.5) * self.layer_width
+
+    def layer_index(self, w_abs: np.ndarray) -> np.ndarray:
+        """Layer of each |w| (wavelengths); int32 array of the same shape."""
+        if not self.w_projection or self.n_layers == 1:
+            return np.zeros(np.shape(w_abs), dtype=np.int32)
+        idx = np.floor(np.asarray(w_abs) / self.layer_width).astype(np.int32)
+        return np.clip(idx, 0, self.n_layers - 1)
+
+    def grid_correction(self) -> tuple[np.ndarray, np.ndarray]:
+        """psi along l (x pixels) and m (y pixels): the factors the image is divided by."""
+        gx = self.kernel.correction((np.arange(self.nx) - self.nx // 2) / self.ngrid)
+        gy = self.kernel.correction((np.arange(self.ny) - self.ny // 2) / self.ngrid)
+        return gx, gy
+
+    def describe(self) -> dict:
+        """A JSON-serialisable summary for provenance and logs."""
+        return {
+            "ngrid": self.ngrid,
+            "kernel_width": self.kernel.width,
+            "kernel_beta": self.kernel.beta,
+            "support": self.table.support,
+            "oversample": self.table.oversample,
+            "w_kernel_planes": self.table.n_planes,
+            "w_layers": self.n_layers,
+            "w_layer_width": None if math.isinf(self.layer_width) else self.layer_width,
+            "w_projection": self.w_projection,
+        }
+
+
+def good_grid_size(n: float) -> int:
+    """Smallest even FFT-friendly size >= n."""
+    size = int(ducc0.fft.good_size(int(math.ceil(n))))
+    while size % 2:
+        size = int(ducc0.fft.good_size(size + 1))
+    return size
+
+
+def _oversample_for(kernel: ESKernel, epsilon: float) -> int:
+    need = math.sqrt(kernel.beta / (kernel.width**2 * epsilon))
+    return int(min(2048, max(32, 2 ** math.ceil(math.log2(need)))))
+
+
+def _corner_terms(nx: int, ny: int, cell: float) -> tuple[float, float]:
+    l_max = 0.5 * nx * cell
+    m_max = 0.5 * ny * cell
+    r2 = l_max**2 + m_max**2
+    if r2 >= 1.0:
+        raise ConfigError("the image extends beyond the horizon: reduce --imsize or --cell")
+    nm1 = math.sqrt(1.0 - r2) - 1.0
+    return abs(nm1), abs(nm1 + 0.5 * r2)
+
+
+def plan_gridding(
+    nx: int,
+    ny: int,
+    cell: float,
+    w_max: float,
+    *,
+    epsilon: float = 1e-5,
+    padding: float = 2.0,
+    gridder: str = "auto",
+    n_layers: int | None = None,
+    support: int | None = None,
+    n_vis: int = 10_000_000,
+) -> GridPlan:
+    """Choose the gridding parameters for an image.
+
+    Parameters
+    ----------
+    nx, ny
+        Image size in pixels (even, >= 2).
+    cell
+        Pixel size in radians.
+    w_max
+        Largest |w| of the data in wavelengths.
+    epsilon
+        Requested relative accuracy of the image (1e-2 ... 1e-7).
+    padding
+        Grid over image size ratio (1.2 ... 2.5).
+    gridder
+        ``"auto"`` (w-projection when the w-term matters), ``"wproject"`` (always correct w)
+        or ``"2d"`` (ignore w).
+    n_layers
+        Force this many w-layers (1 = pure w-projection); default: chosen by cost.
+    support
+        Force this kernel support in cells (must be >= the anti-aliasing kernel width).
+    n_vis
+        Number of visibilities (row x channel), used to balance gridding against FFT cost.
+    """
+    if nx < 2 or ny < 2 or nx % 2 or ny % 2:
+        raise ConfigError(f"image size must be even and >= 2, got {nx} x {ny}")
+    if not 1e-8 <= epsilon <= 0.1:
+        raise ConfigError(f"epsilon must be in [1e-8, 0.1], got {epsilon}")
+    if not 1.2 <= padding <= 3.0:
+        raise ConfigError(f"padding must be in [1.2, 3.0], got {padding}")
+    if gridder not in ("auto", "wproject", "2d"):
+        raise ConfigError(f"gridder must be auto, wproject or 2d, got {gridder!r}")
+    kernel = choose_es_kernel(float(epsilon), float(padding))
+    ngrid = good_grid_size(padding * max(nx, ny))
+    scale = ngrid * cell
+    oversample = _oversample_for(kernel, epsilon)
+    nm1, quartic = _corner_terms(nx, ny, cell)
+    w_max = float(abs(w_max))
+    negligible = 2 * math.pi * w_max * nm1 <= epsilon
+    if gridder == "2d" or (gridder == "auto" and negligible) or w_max == 0.0:
+        s = max(support or kernel.width, kernel.width)
+        table = make_kernel_table(kernel, a_max=0.0, n_planes=1, support=s, oversample=oversample)
+        return GridPlan(nx, ny, cell, ngrid, kernel, table, math.inf, 1, False)
+
+    def layout(layers: int) -> tuple[float, float, int, int]:
+        width = w_max / layers
+        a_max = math.pi * 0.5 * width * scale**2
+        s = support or required_support(kernel, a_max, epsilon=epsilon, sigma=padding)
+        cost = n_vis * s * s * _COST_PER_TAP + layers * ngrid**2 * 2 * math.log2(ngrid) * \
+            _COST_PER_FFT_POINT
+        return width, a_max, s, cost
+
+    # the Fresnel (quadratic) residual phase must be accurate to epsilon within a layer
+    min_layers = max(1, math.ceil(2 * math.pi * 0.5 * w_max * quartic / (0.5 * epsilon)))
+    if n_layers is not None:
+        if n_layers < 1:
+            raise ConfigError(f"number of w-layers must be >= 1, got {n_layers}")
+        chosen = layout(n_layers)
+        layers = n_layers
+    else:
+        best = None
+        # the residual chirp a_max = pi/2 * w_max/layers * L^2; try a_max from 64 down to 0.25
+        a_full = math.pi * 0.5 * w_max * scale**2
+        tried = set()
+        for a_target in (64, 48, 32, 24, 16, 12, 8, 6, 4, 3, 2, 1, 0.5, 0.25):
+            layers = max(min_layers, math.ceil(a_full / a_target))
+            if layers in tried:
+                continue
+            tried.add(layers)
+            cand = layout(layers)
+            if best is None or cand[3] < best[1][3]:
+                best = (layers, cand)
+        assert best is not None
+        layers, chosen = best
+    width, a_max, s, _ = chosen
+    if s < kernel.width:
+        raise ConfigError(f"support {s} is smaller than the anti-aliasing kernel ({kernel.width})")
+    # linear interpolation in a: error ~ da^2/8 * x^4 with |x| <= 1/(2 padding)
+    da = math.sqrt(8.0 * epsilon * 16.0 * padding**4)
+    n_planes = max(3, 2 * math.ceil(a_max / da) + 1)
+    table = make_kernel_table(kernel, a_max=a_max, n_planes=n_planes, support=s,
+                              oversample=oversample)
+    return GridPlan(nx, ny, cell, ngrid, kernel, table, width, layers, True)
