@@ -1,7 +1,160 @@
-"""CLI commands (placeholder until this module's owner fills it in)."""
+"""``vlassdask image``: Measurement Set -> dirty image + PSF Zarr store (+ FITS, PNG)."""
 
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import dask
 import typer
+
+from vlassdask.cli.common import ClusterOption, OverwriteOption, console, dask_session
+from vlassdask.errors import ConfigError
+from vlassdask.imaging.config import WEIGHTINGS, ImagingConfig
+
+_ANGLE_UNITS = {"arcsec": 1.0, "asec": 1.0, '"': 1.0, "arcmin": 60.0, "amin": 60.0, "'": 60.0,
+                "deg": 3600.0, "mas": 1e-3, "": 1.0}
+LOCAL_SCHEDULERS = ("threads", "sync", "processes")
+
+
+def parse_angle_arcsec(text: str) -> float:
+    """'1arcsec', '0.6asec', '2"', '0.5arcmin', '1e-4deg' or a bare number (arcsec) -> arcsec."""
+    match = re.fullmatch(r"\s*([-+0-9.eE]+)\s*([a-zA-Z\"']*)\s*", text)
+    if not match or match.group(2).lower() not in _ANGLE_UNITS:
+        raise ConfigError(f"cannot read the angle {text!r} (examples: 1arcsec, 0.5arcmin, 1e-4deg)")
+    try:
+        value = float(match.group(1))
+    except ValueError as exc:
+        raise ConfigError(f"cannot read the angle {text!r}") from exc
+    return value * _ANGLE_UNITS[match.group(2).lower()]
+
+
+def parse_phase_center(text: str) -> tuple[float, float]:
+    """'RA DEC' in degrees or sexagesimal ('15:26:14 -16:30:00', '15h26m14s -16d30m') -> deg."""
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+
+    parts = text.replace(",", " ").split()
+    if len(parts) != 2:
+        raise ConfigError(f"phase centre must be 'RA DEC', got {text!r}")
+    try:
+        sexagesimal = any(c in parts[0] for c in ":hms")
+        coord = SkyCoord(parts[0], parts[1], unit=(u.hourangle if sexagesimal else u.deg, u.deg))
+    except ValueError as exc:
+        raise ConfigError(f"cannot read the phase centre {text!r}: {exc}") from exc
+    return float(coord.ra.deg), float(coord.dec.deg)
+
+
+@contextlib.contextmanager
+def _scheduler(scheduler: str | None, cluster: Path | None):
+    if scheduler in LOCAL_SCHEDULERS:
+        with dask.config.set(scheduler=scheduler):
+            yield 1 if scheduler == "sync" else max(1, (dask.system.CPU_COUNT or 1))
+        return
+    with dask_session(scheduler, cluster) as client:
+        yield max(1, sum(client.nthreads().values()))
+
+
+def image(
+    ms: Annotated[Path, typer.Option("--ms", help="Measurement Set to image.")],
+    out: Annotated[Path, typer.Option("--out", help="Zarr image store to write (dirty.zarr).")],
+    imsize: Annotated[list[int] | None, typer.Option(
+        "--imsize", help="Image size in pixels: one value (square) or two (nx ny); even.")] = None,
+    cell: Annotated[str | None, typer.Option(
+        "--cell", help="Pixel size with unit: 1arcsec, 0.6asec, 0.01arcmin (bare number: arcsec).")
+    ] = None,
+    weighting: Annotated[str | None, typer.Option(
+        "--weighting", help=f"Visibility weighting: {', '.join(WEIGHTINGS)}.")] = None,
+    robust: Annotated[float | None, typer.Option(
+        "--robust", help="Briggs robustness, -2 (uniform-like) ... 2 (natural-like).")] = None,
+    taper: Annotated[str | None, typer.Option(
+        "--taper", help="Gaussian uv taper given as its image-plane FWHM, e.g. 5arcsec.")] = None,
+    gridder: Annotated[str | None, typer.Option(
+        "--gridder", help="auto (w-projection where the w-term matters), wproject or 2d.")] = None,
+    wplanes: Annotated[int | None, typer.Option(
+        "--wplanes", help="w-kernel planes per table; 1 = plain 2-D gridding. Default: from "
+        "--epsilon.")] = None,
+    wlayers: Annotated[int | None, typer.Option(
+        "--wlayers", help="w-layers (1 = classic w-projection). Default: chosen by cost.")] = None,
+    support: Annotated[int | None, typer.Option(
+        "--support", help="Convolution kernel support in cells. Default: from --epsilon and w.")
+    ] = None,
+    epsilon: Annotated[float | None, typer.Option(
+        "--epsilon", help="Requested relative accuracy of the gridding (default 1e-5).")] = None,
+    padding: Annotated[float | None, typer.Option(
+        "--padding", help="uv-grid size over image size (default 2).")] = None,
+    phase_center: Annotated[str | None, typer.Option(
+        "--phase-center", help="Image centre 'RA DEC' (degrees or hh:mm:ss dd:mm:ss). Default: "
+        "the centre of the observed fields.")] = None,
+    field: Annotated[list[int] | None, typer.Option(
+        "--field", help="FIELD_ID to image (repeatable). Default: all.")] = None,
+    spw: Annotated[list[int] | None, typer.Option(
+        "--spw", help="Spectral window to image (repeatable). Default: all.")] = None,
+    data_column: Annotated[str | None, typer.Option(
+        "--data-column", help="Visibility column: DATA, CORRECTED_DATA, MODEL_DATA.")] = None,
+    row_chunks: Annotated[int | None, typer.Option(
+        "--row-chunks", help="Rows per dask chunk (memory per task).")] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", help="YAML file with an 'imaging:' section; options given here override it.")
+    ] = None,
+    psf: Annotated[bool, typer.Option("--psf/--no-psf", help="Also make the PSF.")] = True,
+    fits: Annotated[Path | None, typer.Option(
+        "--fits", help="Also export the image to this FITS file.")] = None,
+    preview: Annotated[Path | None, typer.Option(
+        "--preview", help="Also write a PNG preview here (default: <out stem>.png).")] = None,
+    no_preview: Annotated[bool, typer.Option("--no-preview", help="Write no PNG preview.")] = False,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="Running dask scheduler address (tcp://host:8786), or 'threads' / "
+        "'sync' for dask's local schedulers without a cluster. Default: embedded LocalCluster.")
+    ] = None,
+    cluster: ClusterOption = None,
+    overwrite: OverwriteOption = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")
+                        ] = False,
+) -> None:
+    """Make a dirty image and PSF of a Measurement Set and write them to a Zarr store.
+
+    The default gridding is automatic: w-projection (within w-layers) when the w-term exceeds the
+    requested accuracy anywhere in the field, plain 2-D gridding otherwise.
+    """
+    from vlassdask.products.dirty import make_dirty_product
+
+    base = ImagingConfig.from_yaml(config) if config else ImagingConfig()
+    if imsize is not None and len(imsize) not in (1, 2):
+        raise ConfigError("--imsize takes one or two values")
+    cfg = base.replace(
+        imsize=(imsize[0], imsize[-1]) if imsize else None,
+        cell_arcsec=parse_angle_arcsec(cell) if cell else None,
+        weighting=weighting, robust=robust,
+        taper_arcsec=parse_angle_arcsec(taper) if taper else None,
+        gridder=gridder, w_planes=wplanes, w_layers=wlayers, support=support, epsilon=epsilon,
+        padding=padding,
+        phase_center_deg=parse_phase_center(phase_center) if phase_center else None,
+        fields=tuple(field) if field else None, spws=tuple(spw) if spw else None,
+        data_column=data_column, row_chunks=row_chunks, make_psf=psf,
+    )
+    preview_path = None if no_preview else (preview or out.with_suffix(".png"))
+    with _scheduler(scheduler, cluster) as nthreads:
+        cfg = cfg.replace(accumulators=nthreads)
+        console.print(f"imaging {ms} -> {out} ({cfg.imsize[0]}x{cfg.imsize[1]}, "
+                      f"{cfg.cell_arcsec} arcsec, {cfg.weighting})")
+        product = make_dirty_product(ms, out, cfg, overwrite=overwrite, fits=fits,
+                                     preview=preview_path, command=" ".join(sys.argv))
+    g = product.summary["gridding"]
+    console.print(f"wrote {product.store} (peak {product.summary['peak_abs_jy_per_beam']:.4g} "
+                  f"Jy/beam; gridder {'w-projection' if g['w_projection'] else '2-D'}, "
+                  f"{g['w_layers']} w-layer(s), support {g['support']})")
+    for extra in [*product.fits, product.preview]:
+        if extra:
+            console.print(f"wrote {extra}")
+    if json_out:
+        print(json.dumps({"store": str(product.store), **product.summary}, default=str))
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add the ``image`` command to ``app``."""
+    app.command("image")(image)

@@ -20,6 +20,7 @@ import numpy as np
 
 from vlassdask.errors import ConfigError
 from vlassdask.kernels.antialias import ESKernel, choose_es_kernel
+from vlassdask.kernels.gridder import SPEED_OF_LIGHT
 from vlassdask.kernels.wkernels import KernelTable, make_kernel_table, required_support
 
 _COST_PER_TAP = 1.0  # relative cost of one complex multiply-add on the grid
@@ -80,6 +81,16 @@ class GridPlan:
         gy = self.kernel.correction((np.arange(self.ny) - self.ny // 2) / self.ngrid)
         return gx, gy
 
+    def max_uv(self) -> float:
+        """Largest |u| or |v| (wavelengths) whose kernel footprint lies fully on the grid."""
+        return (0.5 * self.ngrid - 0.5 * self.table.support - 1.0) / (self.ngrid * self.cell)
+
+    def off_grid(self, uvw: np.ndarray, freq: np.ndarray) -> np.ndarray:
+        """bool (row, chan): visibilities beyond :meth:`max_uv` (the gridder skips them)."""
+        scale = freq[None, :] / SPEED_OF_LIGHT
+        limit = self.max_uv()
+        return (np.abs(uvw[:, 0:1] * scale) > limit) | (np.abs(uvw[:, 1:2] * scale) > limit)
+
     def describe(self) -> dict:
         """A JSON-serialisable summary for provenance and logs."""
         return {
@@ -130,6 +141,7 @@ def plan_gridding(
     n_layers: int | None = None,
     support: int | None = None,
     n_vis: int = 10_000_000,
+    w_planes: int | None = None,
 ) -> GridPlan:
     """Choose the gridding parameters for an image.
 
@@ -154,6 +166,9 @@ def plan_gridding(
         Force this kernel support in cells (must be >= the anti-aliasing kernel width).
     n_vis
         Number of visibilities (row x channel), used to balance gridding against FFT cost.
+    w_planes
+        Force this many w-kernel planes in the table (1 = plain 2-D gridding); default: enough
+        for ``epsilon`` with linear interpolation.
     """
     if nx < 2 or ny < 2 or nx % 2 or ny % 2:
         raise ConfigError(f"image size must be even and >= 2, got {nx} x {ny}")
@@ -170,7 +185,7 @@ def plan_gridding(
     nm1, quartic = _corner_terms(nx, ny, cell)
     w_max = float(abs(w_max))
     negligible = 2 * math.pi * w_max * nm1 <= epsilon
-    if gridder == "2d" or (gridder == "auto" and negligible) or w_max == 0.0:
+    if gridder == "2d" or w_planes == 1 or (gridder == "auto" and negligible) or w_max == 0.0:
         s = max(support or kernel.width, kernel.width)
         table = make_kernel_table(kernel, a_max=0.0, n_planes=1, support=s, oversample=oversample)
         return GridPlan(nx, ny, cell, ngrid, kernel, table, math.inf, 1, False)
@@ -210,7 +225,7 @@ def plan_gridding(
         raise ConfigError(f"support {s} is smaller than the anti-aliasing kernel ({kernel.width})")
     # linear interpolation in a: error ~ da^2/8 * x^4 with |x| <= 1/(2 padding)
     da = math.sqrt(8.0 * epsilon * 16.0 * padding**4)
-    n_planes = max(3, 2 * math.ceil(a_max / da) + 1)
+    n_planes = w_planes or max(3, 2 * math.ceil(a_max / da) + 1)
     table = make_kernel_table(kernel, a_max=a_max, n_planes=n_planes, support=s,
                               oversample=oversample)
     return GridPlan(nx, ny, cell, ngrid, kernel, table, width, layers, True)

@@ -1,0 +1,152 @@
+"""Typed configuration of the imaging step (``imaging:`` section of a pipeline YAML)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from vlassdask.errors import ConfigError
+
+WEIGHTINGS = ("natural", "uniform", "briggs")
+GRIDDERS = ("auto", "wproject", "2d")
+
+
+@dataclass(frozen=True)
+class ImagingConfig:
+    """Parameters of a dirty image and PSF.
+
+    Attributes
+    ----------
+    imsize
+        Image size (nx, ny) in pixels, even.
+    cell_arcsec
+        Pixel size.
+    weighting, robust
+        natural, uniform or briggs (robust -2 ... 2; VLASS: briggs 1).
+    taper_arcsec
+        FWHM of a Gaussian uv taper expressed in the image plane (0: none).
+    gridder
+        auto (w-projection where the w-term exceeds the accuracy), wproject, or 2d.
+    epsilon
+        Requested relative accuracy of gridding and FFT.
+    padding
+        uv-grid over image size.
+    w_planes
+        w-kernel planes per table (1 = plain 2-D gridding); default: from ``epsilon``.
+    w_layers
+        Number of w-layers (1 = classic w-projection); default: chosen by cost.
+    support
+        Kernel support in cells; default: from ``epsilon`` and the w range.
+    data_column
+        Visibility column.
+    phase_center_deg
+        Image centre (RA, Dec) in degrees; default: the centre of the observed fields.
+    fields, spws
+        Restrict to these FIELD_IDs / spectral windows.
+    row_chunks
+        Rows per dask chunk.
+    accumulators
+        Grids accumulated in parallel (one per worker thread is a good choice).
+    fft_threads
+        Threads per FFT.
+    make_psf
+        Also compute the point-spread function.
+    """
+
+    imsize: tuple[int, int] = (2048, 2048)
+    cell_arcsec: float = 1.0
+    weighting: str = "briggs"
+    robust: float = 1.0
+    taper_arcsec: float = 0.0
+    gridder: str = "auto"
+    epsilon: float = 1e-5
+    padding: float = 2.0
+    w_planes: int | None = None
+    w_layers: int | None = None
+    support: int | None = None
+    data_column: str = "DATA"
+    phase_center_deg: tuple[float, float] | None = None
+    fields: tuple[int, ...] | None = None
+    spws: tuple[int, ...] | None = None
+    row_chunks: int = 20000
+    accumulators: int = 1
+    fft_threads: int = 1
+    make_psf: bool = True
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        nx, ny = self.imsize
+        if nx < 2 or ny < 2 or nx % 2 or ny % 2:
+            raise ConfigError(f"imsize must be even and >= 2, got {nx} x {ny}")
+        if not self.cell_arcsec > 0 or not math.isfinite(self.cell_arcsec):
+            raise ConfigError(f"cell must be a positive number of arcsec, got {self.cell_arcsec}")
+        if self.weighting not in WEIGHTINGS:
+            raise ConfigError(f"weighting must be one of {WEIGHTINGS}, got {self.weighting!r}")
+        if not -2.0 <= self.robust <= 2.0:
+            raise ConfigError(f"robust must be within -2 ... 2, got {self.robust}")
+        if self.taper_arcsec < 0:
+            raise ConfigError(f"taper must be >= 0 arcsec, got {self.taper_arcsec}")
+        if self.gridder not in GRIDDERS:
+            raise ConfigError(f"gridder must be one of {GRIDDERS}, got {self.gridder!r}")
+        if self.w_planes is not None and self.w_planes < 1:
+            raise ConfigError(f"w_planes must be >= 1, got {self.w_planes}")
+        if self.row_chunks < 1 or self.accumulators < 1 or self.fft_threads < 1:
+            raise ConfigError("row_chunks, accumulators and fft_threads must be >= 1")
+        if self.phase_center_deg is not None:
+            ra, dec = self.phase_center_deg
+            if not (0 <= ra < 360 and -90 <= dec <= 90):
+                raise ConfigError(f"phase centre out of range: RA {ra}, Dec {dec} deg")
+
+    @property
+    def cell_rad(self) -> float:
+        return math.radians(self.cell_arcsec / 3600.0)
+
+    @property
+    def effective_gridder(self) -> str:
+        """``2d`` when one w-plane was asked for, else the configured gridder."""
+        return "2d" if self.w_planes == 1 else self.gridder
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (for provenance)."""
+        out = dataclasses.asdict(self)
+        out.pop("extra")
+        return out
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> ImagingConfig:
+        """Build from a mapping (e.g. a YAML section), rejecting unknown keys."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        unknown = set(mapping) - names
+        if unknown:
+            raise ConfigError(f"unknown imaging option(s): {', '.join(sorted(unknown))}")
+        values = dict(mapping)
+        for key in ("imsize", "phase_center_deg", "fields", "spws"):
+            if values.get(key) is not None:
+                values[key] = tuple(values[key])
+        if isinstance(values.get("imsize"), tuple) and len(values["imsize"]) == 1:
+            values["imsize"] = values["imsize"] * 2
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigError(f"bad imaging configuration: {exc}") from exc
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, section: str = "imaging") -> ImagingConfig:
+        """Read the ``section`` mapping of a YAML file (``yaml.safe_load``)."""
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"configuration file {p} does not exist")
+        doc = yaml.safe_load(p.read_text()) or {}
+        if not isinstance(doc, dict):
+            raise ConfigError(f"{p} is not a YAML mapping")
+        return cls.from_mapping(doc.get(section, {}))
+
+    def replace(self, **changes: Any) -> ImagingConfig:
+        """A copy with ``changes`` applied (None values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -1,0 +1,124 @@
+"""Per-chunk visibility preparation: Stokes I from the parallel hands and phase rotation.
+
+Stokes I follows CASA: a (row, channel) counts only where both parallel hands (RR and LL, or XX
+and YY) are unflagged; each hand is weighted by its own weight, so the weighted Stokes I
+visibility is ``w1 V1 + w2 V2`` with weight ``w1 + w2`` (see SPEC "Imaging conventions").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vlassdask.errors import InputError
+from vlassdask.kernels.gridder import SPEED_OF_LIGHT
+
+#: CORR_TYPE codes (casacore Stokes enum) of the parallel-hand pairs that make Stokes I
+PARALLEL_HANDS = ((5, 8), (9, 12))  # (RR, LL), (XX, YY)
+
+
+def parallel_hand_indices(corr_types: list[int]) -> tuple[int, int]:
+    """Correlation indices of the two parallel hands.
+
+    Raises
+    ------
+    InputError
+        If neither RR/LL nor XX/YY are present.
+    """
+    for first, second in PARALLEL_HANDS:
+        if first in corr_types and second in corr_types:
+            return corr_types.index(first), corr_types.index(second)
+    raise InputError(f"no parallel-hand correlations (RR/LL or XX/YY) in CORR_TYPE {corr_types}")
+
+
+def stokes_i_block(
+    data: np.ndarray,
+    flag: np.ndarray,
+    weight: np.ndarray,
+    flag_row: np.ndarray | None,
+    *,
+    hands: tuple[int, int],
+    label: str = "",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted Stokes I visibilities of one row chunk.
+
+    Parameters
+    ----------
+    data
+        complex (row, chan, corr).
+    flag
+        bool (row, chan, corr).
+    weight
+        float (row, chan, corr) (WEIGHT_SPECTRUM) or (row, corr) (WEIGHT).
+    flag_row
+        bool (row,) or None.
+    hands
+        Indices of the two parallel hands along ``corr``.
+    label
+        Names the data (field/spw) in error messages.
+
+    Returns
+    -------
+    vis : numpy.ndarray
+        complex64 (row, chan): w1 V1 + w2 V2, zero where unusable.
+    wsum : numpy.ndarray
+        float32 (row, chan): w1 + w2, zero where unusable.
+    counts : numpy.ndarray
+        int64 [total, unflagged, unflagged with zero weight].
+
+    Raises
+    ------
+    InputError
+        If an unflagged visibility or weight is not finite.
+    """
+    i1, i2 = hands
+    if weight.ndim == 2:
+        weight = weight[:, None, :]
+    w1 = np.broadcast_to(weight[..., i1], data.shape[:2]).astype(np.float32)
+    w2 = np.broadcast_to(weight[..., i2], data.shape[:2]).astype(np.float32)
+    ok = ~(flag[..., i1] | flag[..., i2])
+    if flag_row is not None:
+        ok &= ~flag_row[:, None]
+    d1, d2 = data[..., i1], data[..., i2]
+    bad = ok & ~(np.isfinite(d1) & np.isfinite(d2) & np.isfinite(w1) & np.isfinite(w2))
+    if bad.any():
+        raise InputError(f"{int(bad.sum())} unflagged visibilities or weights are NaN/inf "
+                         f"{label}; flag them before imaging")
+    wsum = np.where(ok, w1 + w2, np.float32(0))
+    vis = np.where(ok, w1 * d1 + w2 * d2, 0).astype(np.complex64)
+    counts = np.array([ok.size, int(ok.sum()), int((ok & (wsum <= 0)).sum())], dtype=np.int64)
+    if (wsum < 0).any():
+        raise InputError(f"negative weights in the data {label}")
+    return vis, wsum, counts
+
+
+def uvw_basis(ra: float, dec: float) -> np.ndarray:
+    """Rows: the unit vectors of u (east), v (north), w (towards ra, dec) in ICRS cartesian."""
+    sa, ca, sd, cd = np.sin(ra), np.cos(ra), np.sin(dec), np.cos(dec)
+    return np.array([[-sa, ca, 0.0], [-sd * ca, -sd * sa, cd], [cd * ca, cd * sa, sd]])
+
+
+def rotate_phase_center(
+    uvw: np.ndarray,
+    vis: np.ndarray,
+    freq: np.ndarray,
+    old_center: tuple[float, float],
+    new_center: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Re-phase visibilities from ``old_center`` to ``new_center`` (radians).
+
+    uvw' = R(new) R(old)^T uvw and V' = V exp(+2 pi i (w - w') nu / c), so that the data obey the
+    MS convention V = sum S exp(+2 pi i (u l + v m + w (n - 1)) nu / c) about the new centre.
+
+    Returns
+    -------
+    uvw_new : numpy.ndarray
+        float64 (row, 3) metres.
+    vis_new : numpy.ndarray
+        complex (row, chan), same dtype as ``vis``.
+    """
+    if np.allclose(old_center, new_center, rtol=0, atol=1e-13):
+        return uvw, vis
+    rot = uvw_basis(*new_center) @ uvw_basis(*old_center).T
+    new = uvw @ rot.T
+    dw = (uvw[:, 2] - new[:, 2])[:, None] * (freq[None, :] / SPEED_OF_LIGHT)
+    return new, (vis * np.exp(2j * np.pi * dw)).astype(vis.dtype)

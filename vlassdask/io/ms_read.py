@@ -1,0 +1,147 @@
+"""Open a Measurement Set with dask-ms and attach what imaging needs from its subtables.
+
+The main table is read with ``daskms.xds_from_ms`` grouped by FIELD_ID and DATA_DESC_ID and
+chunked by row, exactly as dask-ms returns it; each dataset gets the channel frequencies as a
+``chan`` coordinate (``chan_freq``) and attrs ``phase_center_rad`` (the field's PHASE_DIR),
+``corr_types`` (POLARIZATION CORR_TYPE codes), ``spw_id`` and ``field_name``. Nothing is loaded
+until computed except the (small) subtables.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from vlassdask.errors import InputError
+
+REQUIRED_SUBTABLES = ("SPECTRAL_WINDOW", "FIELD", "DATA_DESCRIPTION", "POLARIZATION", "ANTENNA")
+REQUIRED_COLUMNS = ("UVW", "FLAG", "ANTENNA1", "ANTENNA2", "TIME", "FIELD_ID", "DATA_DESC_ID")
+
+
+@dataclass(frozen=True)
+class MeasurementSet:
+    """Lazily opened visibilities of one MS.
+
+    Attributes
+    ----------
+    path
+        Location of the MS.
+    datasets
+        One xarray Dataset per (FIELD_ID, DATA_DESC_ID) group, dims (row, chan, corr, uvw).
+    data_column
+        The visibility column read (DATA, CORRECTED_DATA, MODEL_DATA).
+    weight_column
+        WEIGHT_SPECTRUM if present, else WEIGHT.
+    """
+
+    path: Path
+    datasets: list[xr.Dataset]
+    data_column: str
+    weight_column: str
+
+    @property
+    def field_ids(self) -> list[int]:
+        return sorted({int(ds.attrs["FIELD_ID"]) for ds in self.datasets})
+
+
+def _table_columns(path: Path) -> tuple[list[str], list[str]]:
+    from casacore.tables import table
+
+    try:
+        with table(str(path), ack=False) as tab:
+            return list(tab.colnames()), list(tab.getkeywords())
+    except RuntimeError as exc:
+        raise InputError(f"{path} is not a readable Measurement Set ({exc})") from exc
+
+
+def _subtable_cells(path: Path, name: str, column: str) -> list[np.ndarray]:
+    """Every row of one subtable column (rows may differ in shape, e.g. CHAN_FREQ)."""
+    from casacore.tables import table
+
+    try:
+        with table(f"{path}::{name}", ack=False) as tab:
+            if column not in tab.colnames():
+                raise InputError(f"the {name} subtable of {path} has no {column} column")
+            return [np.asarray(tab.getcell(column, r)) for r in range(tab.nrows())]
+    except RuntimeError as exc:
+        raise InputError(f"cannot read the {name} subtable of {path}: {exc}") from exc
+
+
+def open_measurement_set(
+    path: str | os.PathLike,
+    *,
+    data_column: str = "DATA",
+    row_chunks: int = 20000,
+    fields: list[int] | None = None,
+    spws: list[int] | None = None,
+) -> MeasurementSet:
+    """Open ``path`` for imaging, checking that everything needed is there.
+
+    Parameters
+    ----------
+    path
+        Measurement Set directory.
+    data_column
+        Visibility column to read.
+    row_chunks
+        Rows per dask chunk.
+    fields, spws
+        Restrict to these FIELD_IDs / spectral-window ids (default: all).
+
+    Raises
+    ------
+    InputError
+        Missing path, not a table, missing columns or subtables, or nothing selected.
+    """
+    from daskms import xds_from_ms
+
+    ms = Path(path)
+    if not ms.exists():
+        raise InputError(f"Measurement Set {ms} does not exist")
+    if not (ms / "table.dat").is_file():
+        raise InputError(f"{ms} is not a Measurement Set (no casacore table.dat inside)")
+    columns, keywords = _table_columns(ms)
+    missing = [c for c in (*REQUIRED_COLUMNS, data_column) if c not in columns]
+    if missing:
+        raise InputError(f"{ms} has no {', '.join(missing)} column(s); columns present: "
+                         f"{', '.join(columns)}")
+    absent = [s for s in REQUIRED_SUBTABLES if s not in keywords]
+    if absent:
+        raise InputError(f"{ms} lacks the subtable(s) {', '.join(absent)}")
+    weight_column = "WEIGHT_SPECTRUM" if "WEIGHT_SPECTRUM" in columns else "WEIGHT"
+    if weight_column not in columns:
+        raise InputError(f"{ms} has neither a WEIGHT_SPECTRUM nor a WEIGHT column")
+    chan_freq = _subtable_cells(ms, "SPECTRAL_WINDOW", "CHAN_FREQ")
+    phase_dirs = _subtable_cells(ms, "FIELD", "PHASE_DIR")
+    field_names = _subtable_cells(ms, "FIELD", "NAME")
+    dd_spw = _subtable_cells(ms, "DATA_DESCRIPTION", "SPECTRAL_WINDOW_ID")
+    dd_pol = _subtable_cells(ms, "DATA_DESCRIPTION", "POLARIZATION_ID")
+    corr_types = _subtable_cells(ms, "POLARIZATION", "CORR_TYPE")
+    read = ["UVW", "FLAG", "TIME", data_column, weight_column]
+    if "FLAG_ROW" in columns:
+        read.append("FLAG_ROW")
+    groups = xds_from_ms(str(ms), columns=read, group_cols=["FIELD_ID", "DATA_DESC_ID"],
+                         index_cols=["TIME"], chunks={"row": int(row_chunks)})
+    datasets = []
+    for ds in groups:
+        fid, ddid = int(ds.attrs["FIELD_ID"]), int(ds.attrs["DATA_DESC_ID"])
+        spw_id = int(dd_spw[ddid])
+        if (fields is not None and fid not in fields) or (spws is not None and spw_id not in spws):
+            continue
+        freq = np.asarray(chan_freq[spw_id], dtype=np.float64)
+        phase_dir = np.asarray(phase_dirs[fid], dtype=np.float64).reshape(-1, 2)[0]
+        ds = ds.assign_coords(chan_freq=("chan", freq))
+        ds.attrs.update(
+            phase_center_rad=(float(phase_dir[0]), float(phase_dir[1])),
+            corr_types=[int(c) for c in corr_types[int(dd_pol[ddid])].ravel()],
+            spw_id=spw_id,
+            field_name=str(field_names[fid]),
+        )
+        datasets.append(ds)
+    if not datasets:
+        raise InputError(f"no data in {ms} match the selection (fields={fields}, spws={spws})")
+    return MeasurementSet(ms, datasets, data_column, weight_column)

@@ -1,0 +1,1 @@
+"""Product recipes: typed config + inputs in, finished (Zarr, FITS, PNG) products out."""
