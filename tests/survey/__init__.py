@@ -1,0 +1,1 @@
+"""Tests of vlassdask.survey and the survey CLI."""
