@@ -1,0 +1,66 @@
+"""``vlassdask simulate`` through the CLI entry point."""
+
+import casacore.tables as ct
+import numpy as np
+import pytest
+
+from vlassdask.cli.main import main
+from vlassdask.cli.simulate import parse_hour_angle, parse_spw
+from vlassdask.io.atomic import is_complete
+
+SMALL = ["--duration", "0.9", "--spw", "0,15", "--nchan", "2", "--antennas", "ea01,ea02,ea03,N08"]
+
+
+def test_simulate_command_writes_ms(tmp_path, capsys):
+    out = tmp_path / "cli.ms"
+    args = ["simulate", "--out", str(out), *SMALL, "--random-sources", "3", "--seed", "2"]
+    assert main([*args, "--mode", "otf", "--hour-angle", "-1.0h", "--dec", "-26"]) == 0
+    assert is_complete(out)
+    with ct.table(str(out), ack=False) as ms:
+        assert ms.nrows() == 2 * 6 * 2  # integrations x baselines x spws
+    with ct.table(f"{out}/FIELD", ack=False) as field:
+        assert field.nrows() == 1
+    before = (out / "table.dat").stat().st_mtime_ns
+    assert main(args) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "table.dat").stat().st_mtime_ns == before
+    assert main([*args, "--overwrite", "--noise", "0.5"]) == 0
+    with ct.table(str(out), ack=False) as ms:
+        np.testing.assert_allclose(ms.getcol("SIGMA"), 0.5)
+
+
+def test_simulate_command_with_config_file(tmp_path):
+    config = tmp_path / "sim.yaml"
+    config.write_text(
+        "simulate:\n  duration_s: 0.45\n  spw_ids: [4]\n  nchan_per_spw: 1\n"
+        "sky:\n  - {ra_deg: 180.0, dec_deg: 34.0, flux_jy: 2.0}\n"
+    )
+    out = tmp_path / "file.ms"
+    assert main(["simulate", "--config", str(config), "--out", str(out), "--noise", "0"]) == 0
+    with ct.table(str(out), ack=False) as ms:
+        np.testing.assert_allclose(np.abs(ms.getcol("DATA")[..., 0]), 2.0, rtol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--hour-angle", "noon"],
+        ["--spw", "0,x"],
+        ["--nchan", "0"],
+        ["--sky", "missing.csv"],
+        ["--flag-time", "5"],
+    ],
+)
+def test_bad_input_exits_2(tmp_path, bad, capsys):
+    assert main(["simulate", "--out", str(tmp_path / "bad.ms"), *SMALL, *bad]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+    assert not (tmp_path / "bad.ms").exists()
+
+
+def test_parsers_and_help(capsys):
+    assert parse_hour_angle("-1.0h") == -1.0
+    assert parse_hour_angle("-0h30m") == -0.5
+    assert parse_hour_angle("30deg") == 2.0
+    assert parse_spw("0,3,5-7") == [0, 3, 5, 6, 7]
+    assert main(["simulate", "--help"]) == 0
+    assert "--hour-angle" in capsys.readouterr().out
