@@ -47,7 +47,7 @@ def grid_layer(
     if grid is None:
         grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(vis))
     dropped = grid_visibilities(uvw, freq, vis, select, grid, table=plan.table, cell=plan.cell,
-                                w_layer=float(plan.layer_centers[layer]))
+                                w_layer=float(plan.layer_centers[layer]), chirp=plan.chirp)
     return grid, dropped
 
 
@@ -138,5 +138,5 @@ def predict_visibilities(
         spread_layer(corrected, grid, cell=plan.cell, w_layer=w_layer)
         ducc0.fft.c2c(grid, axes=(0, 1), forward=False, out=grid, nthreads=nthreads)
         degrid_visibilities(uvw, freq, grid, select, table=plan.table, cell=plan.cell,
-                            w_layer=w_layer, out=out)
+                            w_layer=w_layer, chirp=plan.chirp, out=out)
     return out

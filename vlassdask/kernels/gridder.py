@@ -9,7 +9,7 @@ is real, so only w >= 0 layers are needed.
 
 Each visibility's two 1-D kernels (u and v axes) are interpolated linearly from a
 :class:`~vlassdask.kernels.wkernels.KernelTable` in tap offset and in chirp rate
-a = pi (w - w_layer) L^2; their outer product (support^2 taps) is accumulated.
+a = chirp (w - w_layer); their outer product (support^2 taps) is accumulated.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _taps(pos, a, table, a_min, inv_da, support, oversample, out):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _grid(uvw, freq, vis, select, grid, table, scale, w_layer, a_min, inv_da, support,
+def _grid(uvw, freq, vis, select, grid, table, scale, chirp, w_layer, a_min, inv_da, support,
           oversample):
     ngrid = grid.shape[0]
     nchan = freq.shape[0]
@@ -86,7 +86,7 @@ def _grid(uvw, freq, vis, select, grid, table, scale, w_layer, a_min, inv_da, su
             v = -v
             w = -w
             val = np.conj(val)
-        a = np.pi * (w - w_layer) * scale * scale
+        a = chirp * (w - w_layer)
         pu = -u * scale + half
         pv = v * scale + half
         fu = _taps(pu, a, table, a_min, inv_da, support, oversample, ku)
@@ -103,8 +103,8 @@ def _grid(uvw, freq, vis, select, grid, table, scale, w_layer, a_min, inv_da, su
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _degrid(uvw, freq, grid, select, out, table, scale, w_layer, a_min, inv_da, support,
-            oversample):
+def _degrid(uvw, freq, grid, select, out, table, scale, chirp, w_layer, a_min, inv_da,
+            support, oversample):
     ngrid = grid.shape[0]
     nchan = freq.shape[0]
     half = 0.5 * ngrid
@@ -123,7 +123,7 @@ def _degrid(uvw, freq, grid, select, out, table, scale, w_layer, a_min, inv_da, 
             u = -u
             v = -v
             w = -w
-        a = np.pi * (w - w_layer) * scale * scale
+        a = chirp * (w - w_layer)
         pu = -u * scale + half
         pv = v * scale + half
         fu = _taps(pu, a, table, a_min, inv_da, support, oversample, ku)
@@ -164,6 +164,7 @@ def grid_visibilities(
     table: KernelTable,
     cell: float,
     w_layer: float = 0.0,
+    chirp: float = 0.0,
 ) -> int:
     """Accumulate selected visibilities onto ``grid`` in place.
 
@@ -185,6 +186,9 @@ def grid_visibilities(
         Image pixel size in radians.
     w_layer
         w (wavelengths) of the layer this grid belongs to.
+    chirp
+        Chirp rate per wavelength of residual w (``GridPlan.chirp``): the kernel plane for a
+        visibility is a = chirp * (w - w_layer).
 
     Returns
     -------
@@ -193,7 +197,7 @@ def grid_visibilities(
     """
     scale = grid.shape[0] * cell
     return _grid(uvw, freq, vis, select, grid, _table_values(table, grid),
-                 scale, w_layer, *_table_args(table))
+                 scale, chirp, w_layer, *_table_args(table))
 
 
 def degrid_visibilities(
@@ -205,6 +209,7 @@ def degrid_visibilities(
     table: KernelTable,
     cell: float,
     w_layer: float = 0.0,
+    chirp: float = 0.0,
     out: np.ndarray,
 ) -> np.ndarray:
     """Adjoint of :func:`grid_visibilities`: add interpolated grid values to ``out``.
@@ -212,6 +217,6 @@ def degrid_visibilities(
     ``out`` is complex (row, chan); entries not in ``select`` are left unchanged.
     """
     scale = grid.shape[0] * cell
-    _degrid(uvw, freq, grid, select, out, _table_values(table, grid), scale,
+    _degrid(uvw, freq, grid, select, out, _table_values(table, grid), scale, chirp,
             w_layer, *_table_args(table))
     return out

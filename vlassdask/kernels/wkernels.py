@@ -2,10 +2,11 @@
 
 A visibility with residual w (relative to its w-layer centre ``w_c``) carries the image-plane
 phase exp(-2 pi i w_r (n - 1)). Within one layer the residual is small, so the phase is taken in
-its separable Fresnel form exp(i a (x^2 + y^2)) with a = pi w_r L^2 (x, y the image position as a
-fraction of the padded field L = G * cell); the neglected quartic term is bounded by the planner
-(:mod:`vlassdask.imaging.wplan`). The 1-D convolution function for chirp rate ``a`` is the
-Fourier transform of the anti-aliasing correction times the chirp,
+its separable Fresnel form exp(i a (x^2 + y^2)) with a = 2 pi alpha w_r L^2 (x, y the image
+position as a fraction of the padded field L = G * cell, alpha ~ 1/2 fitted over the image disc);
+the remaining non-separable error is bounded by the planner (:mod:`vlassdask.imaging.wplan`).
+The 1-D convolution function for chirp rate ``a`` is the Fourier transform of the anti-aliasing
+correction times the chirp,
 
     K(t; a) = int psi(x) exp(i a x^2) exp(2 pi i t x) dx,
 
