@@ -82,7 +82,8 @@ def one_degree_field(zd60):
 def _image(field, gridder: str, epsilon: float = 1e-5, dtype=np.complex64) -> np.ndarray:
     snap = field["snap"]
     plan = plan_gridding(field["n"], field["n"], field["cell"], field["w_max"], epsilon=epsilon,
-                         gridder=gridder, n_vis=field["vis"].size)
+                         gridder=gridder, n_vis=field["vis"].size,
+                         single_precision=dtype == np.complex64)
     image, dropped = dirty_image(snap.uvw, snap.freq, field["vis"].astype(dtype), plan)
     assert dropped == 0
     return image / field["vis"].size

@@ -53,7 +53,8 @@ def test_predict_matches_direct_fourier_sum():
     for x, y in pix:
         model[x, y] = 1.0
     w_max = np.abs(uvw[:, 2]).max() * freq.max() / SPEED_OF_LIGHT
-    plan = plan_gridding(n, n, cell, w_max, gridder="wproject", epsilon=1e-6)
+    plan = plan_gridding(n, n, cell, w_max, gridder="wproject", epsilon=1e-6,
+                         single_precision=False)
     got = predict_visibilities(model, uvw, freq, plan, dtype=np.complex128)
     expect = np.zeros_like(got)
     for x, y in pix:
@@ -97,6 +98,16 @@ def test_planner_picks_2d_when_w_term_is_negligible_and_w_projection_otherwise()
     classic = plan_gridding(1024, 1024, 2 * ARCSEC, 20000.0, gridder="wproject", n_layers=1,
                             epsilon=1e-3)
     assert classic.n_layers == 1 and classic.table.support > classic.kernel.width
+
+
+def test_planner_keeps_single_precision_paddings_accurate():
+    """Small paddings amplify float32 rounding at the image edge: not used for epsilon 1e-5."""
+    plan = plan_gridding(2048, 2048, ARCSEC, 1.0, gridder="2d", epsilon=1e-5, n_vis=10)
+    assert plan.ngrid / 2048 >= 1.5
+    loose = plan_gridding(2048, 2048, ARCSEC, 1.0, gridder="2d", epsilon=1e-3, n_vis=10)
+    assert loose.ngrid / 2048 < 1.5  # FFT-bound: the cheapest (smallest) grid
+    with pytest.raises(ConfigError, match="single-precision"):
+        plan_gridding(256, 256, ARCSEC, 1.0, epsilon=1e-7)
 
 
 @pytest.mark.parametrize("kwargs", [dict(nx=255), dict(epsilon=1.0), dict(padding=5.0),

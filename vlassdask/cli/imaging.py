@@ -86,7 +86,7 @@ def image(
     epsilon: Annotated[float | None, typer.Option(
         "--epsilon", help="Requested relative accuracy of the gridding (default 1e-5).")] = None,
     padding: Annotated[float | None, typer.Option(
-        "--padding", help="uv-grid size over image size (default 2).")] = None,
+        "--padding", help="uv-grid size over image size (default: chosen by cost).")] = None,
     phase_center: Annotated[str | None, typer.Option(
         "--phase-center", help="Image centre 'RA DEC' (degrees or hh:mm:ss dd:mm:ss). Default: "
         "the centre of the observed fields.")] = None,
@@ -138,7 +138,8 @@ def image(
         data_column=data_column, row_chunks=row_chunks, make_psf=psf,
     )
     preview_path = None if no_preview else (preview or out.with_suffix(".png"))
-    with _scheduler(scheduler, cluster) as nthreads:
+    # progress bars (dask's and distributed's print to stdout) go to stderr: stdout carries --json
+    with _scheduler(scheduler, cluster) as nthreads, contextlib.redirect_stdout(sys.stderr):
         cfg = cfg.replace(accumulators=nthreads)
         console.print(f"imaging {ms} -> {out} ({cfg.imsize[0]}x{cfg.imsize[1]}, "
                       f"{cfg.cell_arcsec} arcsec, {cfg.weighting})")

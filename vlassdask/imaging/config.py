@@ -36,7 +36,7 @@ class ImagingConfig:
     epsilon
         Requested relative accuracy of gridding and FFT.
     padding
-        uv-grid over image size.
+        uv-grid over image size; default: chosen with the kernel width by cost, as ducc0 does.
     w_planes
         w-kernel planes per table (1 = plain 2-D gridding); default: from ``epsilon``.
     w_layers
@@ -66,7 +66,7 @@ class ImagingConfig:
     taper_arcsec: float = 0.0
     gridder: str = "auto"
     epsilon: float = 1e-5
-    padding: float = 2.0
+    padding: float | None = None
     w_planes: int | None = None
     w_layers: int | None = None
     support: int | None = None

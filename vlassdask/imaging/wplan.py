@@ -99,6 +99,7 @@ class GridPlan:
         """A JSON-serialisable summary for provenance and logs."""
         return {
             "ngrid": self.ngrid,
+            "padding": round(self.ngrid / max(self.nx, self.ny), 4),
             "kernel_width": self.kernel.width,
             "kernel_beta": self.kernel.beta,
             "support": self.table.support,
@@ -118,8 +119,19 @@ def good_grid_size(n: float) -> int:
     return size
 
 
-def _oversample_for(kernel: ESKernel, epsilon: float) -> int:
-    need = math.sqrt(kernel.beta / (kernel.width**2 * epsilon))
+#: relative rounding error of a single-precision grid after the FFT (float32 eps x FFT growth)
+_SINGLE_PRECISION_NOISE = 1e-6
+
+
+def edge_amplification(kernel: ESKernel, padding: float) -> float:
+    """psi(0) / psi(image edge): how much the grid correction amplifies errors at the edge."""
+    psi = kernel.correction(np.array([0.0, 0.5 / padding]))
+    return float(psi[0] / psi[1])
+
+
+def _oversample_for(kernel: ESKernel, epsilon: float, amplification: float) -> int:
+    """Table samples per cell so that linear interpolation stays below ``epsilon`` at the edge."""
+    need = math.sqrt(kernel.beta * amplification / (kernel.width**2 * epsilon))
     return int(min(2048, max(32, 2 ** math.ceil(math.log2(need)))))
 
 
@@ -149,6 +161,67 @@ def fresnel_fit(r2_max: float) -> tuple[float, float]:
     return alpha, float(err)
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """A candidate plan (before its kernel table is built) and its estimated cost."""
+
+    padding: float
+    kernel: ESKernel
+    ngrid: int
+    w_projection: bool
+    layers: int
+    width: float
+    a_max: float
+    support: int
+    chirp: float
+    cost: float
+
+
+def _fft_cost(ngrid: int, layers: int) -> float:
+    return layers * ngrid**2 * 2 * math.log2(ngrid) * _COST_PER_FFT_POINT
+
+
+def _layout(
+    nx: int, ny: int, cell: float, w_max: float, *, epsilon: float, padding: float,
+    gridder: str, n_layers: int | None, support: int | None, n_vis: int, w_planes: int | None,
+    single: bool,
+) -> _Layout | None:
+    kernel = choose_es_kernel(float(epsilon), float(padding))
+    if single and edge_amplification(kernel, padding) * _SINGLE_PRECISION_NOISE > epsilon:
+        return None  # float32 rounding, amplified at the image edge, would exceed epsilon
+    ngrid = good_grid_size(padding * max(nx, ny))
+    scale = ngrid * cell
+    r2_max = _corner_r2(nx, ny, cell)
+    alpha, fresnel_error = fresnel_fit(r2_max)
+    chirp = 2.0 * math.pi * alpha * scale**2
+    negligible = 2 * math.pi * w_max * (1.0 - math.sqrt(1.0 - r2_max)) <= epsilon
+    if gridder == "2d" or w_planes == 1 or (gridder == "auto" and negligible) or w_max == 0.0:
+        s = max(support or kernel.width, kernel.width)
+        cost = n_vis * s * s * _COST_PER_TAP + _fft_cost(ngrid, 1)
+        return _Layout(padding, kernel, ngrid, False, 1, math.inf, 0.0, s, 0.0, cost)
+
+    def candidate(layers: int) -> _Layout:
+        width = w_max / layers
+        a_max = chirp * 0.5 * width
+        s = support or required_support(kernel, a_max, epsilon=epsilon, sigma=padding)
+        cost = n_vis * s * s * _COST_PER_TAP + _fft_cost(ngrid, layers)
+        return _Layout(padding, kernel, ngrid, True, layers, width, a_max, s, chirp, cost)
+
+    if n_layers is not None:
+        return candidate(n_layers)
+    # the fitted quadratic residual phase must be accurate to epsilon within a layer
+    min_layers = max(1, math.ceil(2 * math.pi * 0.5 * w_max * fresnel_error / epsilon))
+    # the residual chirp a_max = chirp * w_max / (2 layers); try a_max from 64 down to 0.25
+    a_full = chirp * 0.5 * w_max
+    counts = {max(min_layers, math.ceil(a_full / a)) for a in
+              (64, 48, 32, 24, 16, 12, 8, 6, 4, 3, 2, 1, 0.5, 0.25)}
+    return min((candidate(n) for n in sorted(counts)), key=lambda c: c.cost)
+
+
+#: padding factors tried when none is given (as ducc0 does, the cheapest one is used)
+AUTO_PADDINGS = (1.25, 1.4, 1.5, 1.6, 1.75, 2.0)
+
+
 def plan_gridding(
     nx: int,
     ny: int,
@@ -156,12 +229,13 @@ def plan_gridding(
     w_max: float,
     *,
     epsilon: float = 1e-5,
-    padding: float = 2.0,
+    padding: float | None = None,
     gridder: str = "auto",
     n_layers: int | None = None,
     support: int | None = None,
     n_vis: int = 10_000_000,
     w_planes: int | None = None,
+    single_precision: bool = True,
 ) -> GridPlan:
     """Choose the gridding parameters for an image.
 
@@ -176,7 +250,8 @@ def plan_gridding(
     epsilon
         Requested relative accuracy of the image (1e-2 ... 1e-7).
     padding
-        Grid over image size ratio (1.2 ... 2.5).
+        Grid over image size ratio (1.2 ... 3); default: the cheapest of :data:`AUTO_PADDINGS`
+        for this accuracy (smaller grids need wider kernels).
     gridder
         ``"auto"`` (w-projection when the w-term matters), ``"wproject"`` (always correct w)
         or ``"2d"`` (ignore w).
@@ -189,66 +264,42 @@ def plan_gridding(
     w_planes
         Force this many w-kernel planes in the table (1 = plain 2-D gridding); default: enough
         for ``epsilon`` with linear interpolation.
+    single_precision
+        The grid will be complex64 (as for Measurement Set data): paddings whose edge
+        amplification of float32 rounding exceeds ``epsilon`` are not used.
     """
     if nx < 2 or ny < 2 or nx % 2 or ny % 2:
         raise ConfigError(f"image size must be even and >= 2, got {nx} x {ny}")
     if not 1e-8 <= epsilon <= 0.1:
         raise ConfigError(f"epsilon must be in [1e-8, 0.1], got {epsilon}")
-    if not 1.2 <= padding <= 3.0:
+    if padding is not None and not 1.2 <= padding <= 3.0:
         raise ConfigError(f"padding must be in [1.2, 3.0], got {padding}")
     if gridder not in ("auto", "wproject", "2d"):
         raise ConfigError(f"gridder must be auto, wproject or 2d, got {gridder!r}")
-    kernel = choose_es_kernel(float(epsilon), float(padding))
-    ngrid = good_grid_size(padding * max(nx, ny))
-    scale = ngrid * cell
-    oversample = _oversample_for(kernel, epsilon)
-    r2_max = _corner_r2(nx, ny, cell)
-    nm1 = 1.0 - math.sqrt(1.0 - r2_max)
-    alpha, fresnel_error = fresnel_fit(r2_max)
-    chirp = 2.0 * math.pi * alpha * scale**2
+    if n_layers is not None and n_layers < 1:
+        raise ConfigError(f"number of w-layers must be >= 1, got {n_layers}")
     w_max = float(abs(w_max))
-    negligible = 2 * math.pi * w_max * nm1 <= epsilon
-    if gridder == "2d" or w_planes == 1 or (gridder == "auto" and negligible) or w_max == 0.0:
-        s = max(support or kernel.width, kernel.width)
-        table = make_kernel_table(kernel, a_max=0.0, n_planes=1, support=s, oversample=oversample)
-        return GridPlan(nx, ny, cell, ngrid, kernel, table, math.inf, 1, False)
-
-    def layout(layers: int) -> tuple[float, float, int, int]:
-        width = w_max / layers
-        a_max = chirp * 0.5 * width
-        s = support or required_support(kernel, a_max, epsilon=epsilon, sigma=padding)
-        cost = n_vis * s * s * _COST_PER_TAP + layers * ngrid**2 * 2 * math.log2(ngrid) * \
-            _COST_PER_FFT_POINT
-        return width, a_max, s, cost
-
-    # the fitted quadratic residual phase must be accurate to epsilon within a layer
-    min_layers = max(1, math.ceil(2 * math.pi * 0.5 * w_max * fresnel_error / epsilon))
-    if n_layers is not None:
-        if n_layers < 1:
-            raise ConfigError(f"number of w-layers must be >= 1, got {n_layers}")
-        chosen = layout(n_layers)
-        layers = n_layers
-    else:
-        best = None
-        # the residual chirp a_max = chirp * w_max / (2 layers); try a_max from 64 down to 0.25
-        a_full = chirp * 0.5 * w_max
-        tried = set()
-        for a_target in (64, 48, 32, 24, 16, 12, 8, 6, 4, 3, 2, 1, 0.5, 0.25):
-            layers = max(min_layers, math.ceil(a_full / a_target))
-            if layers in tried:
-                continue
-            tried.add(layers)
-            cand = layout(layers)
-            if best is None or cand[3] < best[1][3]:
-                best = (layers, cand)
-        assert best is not None
-        layers, chosen = best
-    width, a_max, s, _ = chosen
-    if s < kernel.width:
-        raise ConfigError(f"support {s} is smaller than the anti-aliasing kernel ({kernel.width})")
+    layouts = [_layout(nx, ny, cell, w_max, epsilon=epsilon, padding=p, gridder=gridder,
+                       n_layers=n_layers, support=support, n_vis=n_vis, w_planes=w_planes,
+                       single=single_precision and not padding)
+               for p in ((padding,) if padding else AUTO_PADDINGS)]
+    layouts = [lay for lay in layouts if lay is not None]
+    if not layouts:
+        raise ConfigError(f"epsilon {epsilon} is below single-precision accuracy; use >= 1e-5")
+    best = min(layouts, key=lambda lay: lay.cost)
+    kernel = best.kernel
+    if best.support < kernel.width:
+        raise ConfigError(f"support {best.support} is smaller than the anti-aliasing kernel "
+                          f"({kernel.width})")
+    oversample = _oversample_for(kernel, epsilon, edge_amplification(kernel, best.padding))
+    if not best.w_projection:
+        table = make_kernel_table(kernel, a_max=0.0, n_planes=1, support=best.support,
+                                  oversample=oversample)
+        return GridPlan(nx, ny, cell, best.ngrid, kernel, table, math.inf, 1, False)
     # linear interpolation in a: error ~ da^2/8 * x^4 with |x| <= 1/(2 padding)
-    da = math.sqrt(8.0 * epsilon * 16.0 * padding**4)
-    n_planes = w_planes or max(3, 2 * math.ceil(a_max / da) + 1)
-    table = make_kernel_table(kernel, a_max=a_max, n_planes=n_planes, support=s,
+    da = math.sqrt(8.0 * epsilon * 16.0 * best.padding**4)
+    n_planes = w_planes or max(3, 2 * math.ceil(best.a_max / da) + 1)
+    table = make_kernel_table(kernel, a_max=best.a_max, n_planes=n_planes, support=best.support,
                               oversample=oversample)
-    return GridPlan(nx, ny, cell, ngrid, kernel, table, width, layers, True, chirp)
+    return GridPlan(nx, ny, cell, best.ngrid, kernel, table, best.width, best.layers, True,
+                    best.chirp)

@@ -26,8 +26,8 @@ SPEED_OF_LIGHT = 299792458.0
 def _taps(pos, a, table, a_min, inv_da, support, oversample, out):
     """Fill ``out`` with the interpolated kernel values for a grid position; return first tap.
 
-    All taps share one fractional table offset and one chirp-plane weight, so both are computed
-    once per visibility and axis.
+    ``table`` is tap-major (plane, oversample + 1, support) with the alternating sign of the FFT
+    centring baked in, so the taps come from two contiguous rows (four in w mode).
     """
     first = int(np.floor(pos - 0.5 * support)) + 1
     tp = (first - pos + 0.5 * support) * oversample
@@ -42,22 +42,19 @@ def _taps(pos, a, table, a_min, inv_da, support, oversample, out):
         w01 = sign * (1.0 - fa) * ft
         w10 = sign * fa * (1.0 - ft)
         w11 = sign * fa * ft
+        r00 = table[ia, j]
+        r01 = table[ia, j + 1]
+        r10 = table[ia + 1, j]
+        r11 = table[ia + 1, j + 1]
         for i in range(support):
-            out[i] = (w00 * table[ia, j] + w01 * table[ia, j + 1]
-                      + w10 * table[ia + 1, j] + w11 * table[ia + 1, j + 1])
-            j += oversample
-            w00 = -w00
-            w01 = -w01
-            w10 = -w10
-            w11 = -w11
+            out[i] = w00 * r00[i] + w01 * r01[i] + w10 * r10[i] + w11 * r11[i]
     else:
         w0 = sign * (1.0 - ft)
         w1 = sign * ft
+        r0 = table[0, j]
+        r1 = table[0, j + 1]
         for i in range(support):
-            out[i] = w0 * table[0, j] + w1 * table[0, j + 1]
-            j += oversample
-            w0 = -w0
-            w1 = -w1
+            out[i] = w0 * r0[i] + w1 * r1[i]
     return first
 
 
@@ -145,15 +142,6 @@ def _table_args(table: KernelTable) -> tuple[float, float, int, int]:
     return table.a_min, inv_da, table.support, table.oversample
 
 
-def _table_values(table: KernelTable, grid: np.ndarray) -> np.ndarray:
-    """Table in the grid's precision; real (cheaper taps) when the kernels are real."""
-    values = table.values
-    if np.iscomplexobj(values) and not np.any(values.imag):
-        values = values.real
-    real = np.float64 if grid.dtype == np.complex128 else np.float32
-    return values.astype(grid.dtype if np.iscomplexobj(values) else real, copy=False)
-
-
 def grid_visibilities(
     uvw: np.ndarray,
     freq: np.ndarray,
@@ -196,7 +184,7 @@ def grid_visibilities(
         Number of visibilities that fell off the grid (too long a baseline for the cell size).
     """
     scale = grid.shape[0] * cell
-    return _grid(uvw, freq, vis, select, grid, _table_values(table, grid),
+    return _grid(uvw, freq, vis, select, grid, table.tap_major(grid.dtype),
                  scale, chirp, w_layer, *_table_args(table))
 
 
@@ -217,6 +205,6 @@ def degrid_visibilities(
     ``out`` is complex (row, chan); entries not in ``select`` are left unchanged.
     """
     scale = grid.shape[0] * cell
-    _degrid(uvw, freq, grid, select, out, _table_values(table, grid), scale, chirp,
+    _degrid(uvw, freq, grid, select, out, table.tap_major(grid.dtype), scale, chirp,
             w_layer, *_table_args(table))
     return out

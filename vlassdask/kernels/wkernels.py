@@ -21,7 +21,7 @@ non-separable screen needs 2-D tables and is not implemented yet.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,10 +52,31 @@ class KernelTable:
     oversample: int
     a_min: float
     a_step: float
+    _tap_major: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def n_planes(self) -> int:
         return self.values.shape[0]
+
+    def tap_major(self, dtype: np.dtype) -> np.ndarray:
+        """Signed tap-major copy (plane, oversample + 1, support) for the gridders (cached).
+
+        Row j holds K(j / oversample + i - support / 2) * (-1)^i for taps i; real when the
+        kernels are real (2-D), complex otherwise, in the precision of ``dtype`` (the grid's).
+        """
+        key = np.dtype(dtype).str
+        if key not in self._tap_major:
+            values = self.values
+            if np.iscomplexobj(values) and not np.any(values.imag):
+                values = values.real
+            real = np.float64 if np.dtype(dtype) == np.complex128 else np.float32
+            out_type = dtype if np.iscomplexobj(values) else real
+            o, s = self.oversample, self.support
+            index = np.arange(o + 1)[:, None] + o * np.arange(s)[None, :]
+            signs = np.where(np.arange(s) % 2, -1.0, 1.0)
+            self._tap_major[key] = np.ascontiguousarray(values[:, index] * signs,
+                                                        dtype=out_type)
+        return self._tap_major[key]
 
 
 def _screen_samples(kernel: ESKernel, support: int) -> tuple[np.ndarray, np.ndarray]:
