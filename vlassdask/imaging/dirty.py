@@ -13,9 +13,9 @@ layer by layer:
   another and at most ``accumulators + 1`` grids exist at any time.
 
 Peak memory: ``accumulators x (G^2 x 8 bytes [complex64 grid] + one row chunk)`` + one grid for
-the FFT + two (nx, ny) float64 images + the prepared blocks (~36 bytes per visibility: the graph
-keeps them while the layers are gridded; w-layered images read each block once, not once per
-layer). The PSF graph starts only after the dirty image is finished.
+the FFT + two (nx, ny) float64 images + the prepared blocks (~60 bytes per visibility: the graph
+keeps them, gathered in gridding order, while the layers are gridded; w-layered images read each
+block once, not once per layer). The PSF graph starts only after the dirty image is finished.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from vlassdask.imaging.operator import (
     add_layer_to_image,
     apply_grid_correction,
     grid_layer,
-    layer_selection,
+    sort_for_plan,
 )
 from vlassdask.imaging.visibilities import (
     parallel_hand_indices,
@@ -44,7 +44,8 @@ from vlassdask.imaging.visibilities import (
 )
 from vlassdask.imaging.weighting import WeightingScheme, add_density, imaging_weight_factors
 from vlassdask.imaging.wplan import GridPlan, plan_gridding
-from vlassdask.kernels.gridder import SPEED_OF_LIGHT
+from vlassdask.kernels.constants import SPEED_OF_LIGHT
+from vlassdask.kernels.ordering import SortedVisibilities
 
 
 class Block(NamedTuple):
@@ -207,12 +208,9 @@ def _check_summary(summary: Summary) -> None:
 
 
 class Weighted(NamedTuple):
-    uvw: np.ndarray
-    freq: np.ndarray
-    vis: np.ndarray  # complex64 (row, chan): imaging-weighted Stokes I
-    psf: np.ndarray  # complex64 (row, chan): imaging weights
-    order: np.ndarray
-    bounds: np.ndarray
+    """Imaging-weighted visibilities of one block, gathered in gridding order."""
+
+    sorted: SortedVisibilities  # values: (weighted Stokes I, imaging weights), complex64
     sumwt: float
     n_off_grid: int
 
@@ -222,16 +220,13 @@ def _weight(block: Block, density, scheme: WeightingScheme, f2: float, plan: Gri
     off = plan.off_grid(block.uvw, block.freq) & (block.wsum > 0)
     fac[off] = 0.0
     psf = (block.wsum * fac).astype(np.complex64)
-    order, bounds = layer_selection(block.uvw, block.freq, psf, plan)
-    return Weighted(block.uvw, block.freq, (block.vis * fac).astype(np.complex64), psf, order,
-                    bounds, float(np.sum(psf.real, dtype=np.float64)), int(off.sum()))
+    vis = (block.vis * fac).astype(np.complex64)
+    gathered = sort_for_plan(block.uvw, block.freq, (vis, psf), plan, mask=psf != 0)
+    return Weighted(gathered, float(np.sum(psf.real, dtype=np.float64)), int(off.sum()))
 
 
 def _grid_step(acc, wb: Weighted, plan: GridPlan, layer: int, psf: bool, _after=None):
-    select = wb.order[wb.bounds[layer] : wb.bounds[layer + 1]]
-    if select.size == 0:
-        return acc
-    acc, _ = grid_layer(wb.uvw, wb.freq, wb.psf if psf else wb.vis, select, plan, layer, acc)
+    acc, _ = grid_layer(wb.sorted, 1 if psf else 0, plan, layer, acc)
     return acc
 
 

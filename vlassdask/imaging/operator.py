@@ -2,8 +2,8 @@
 
 These functions work on numpy arrays of one block of visibilities (the dask orchestration in
 :mod:`vlassdask.imaging.dirty` calls them per row chunk). Memory model: one (G, G) complex grid
-(G = plan.ngrid) plus one (nx, ny) float64 image, plus the layer sort order (8 bytes per
-selected visibility); the FFT is done in place.
+(G = plan.ngrid) plus one (nx, ny) float64 image, plus the visibilities gathered in gridding
+order (~32 bytes + 8 per value array per visibility); the FFT is done in place.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 from vlassdask.imaging.wplan import GridPlan
 from vlassdask.kernels.gridder import degrid_visibilities, grid_visibilities
 from vlassdask.kernels.layers import accumulate_layer, spread_layer
-from vlassdask.kernels.ordering import order_visibilities
+from vlassdask.kernels.ordering import SortedVisibilities, sort_visibilities
 
 
 def grid_dtype(vis: np.ndarray) -> np.dtype:
@@ -22,32 +22,41 @@ def grid_dtype(vis: np.ndarray) -> np.dtype:
     return np.dtype(np.complex128 if vis.dtype == np.complex128 else np.complex64)
 
 
-def layer_selection(
-    uvw: np.ndarray, freq: np.ndarray, vis: np.ndarray | None, plan: GridPlan
-) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices (row * nchan + chan) ordered by w-layer and grid tile, and layer bounds.
+def sort_for_plan(
+    uvw: np.ndarray,
+    freq: np.ndarray,
+    values: tuple[np.ndarray, ...],
+    plan: GridPlan,
+    mask: np.ndarray | None = None,
+) -> SortedVisibilities:
+    """Gather ``values`` (complex (row, chan) arrays) in the gridding order of ``plan``.
 
-    Zero visibilities (flagged or zero weight) are left out when ``vis`` is given; see
-    :func:`vlassdask.kernels.ordering.order_visibilities`.
+    ``mask`` (bool (row, chan)) selects the visibilities to keep (default: all).
     """
-    return order_visibilities(uvw, freq, vis, layer_width=plan.layer_width,
-                              n_layers=plan.n_layers, cell=plan.cell, ngrid=plan.ngrid)
+    return sort_visibilities(uvw, freq, values, mask=mask, layer_width=plan.layer_width,
+                             n_layers=plan.n_layers, cell=plan.cell, ngrid=plan.ngrid)
 
 
 def grid_layer(
-    uvw: np.ndarray,
-    freq: np.ndarray,
-    vis: np.ndarray,
-    select: np.ndarray,
+    sorted_vis: SortedVisibilities,
+    which: int,
     plan: GridPlan,
     layer: int,
     grid: np.ndarray | None = None,
-) -> tuple[np.ndarray, int]:
-    """Grid the selected visibilities of one layer (allocating the grid if not given)."""
+) -> tuple[np.ndarray | None, int]:
+    """Grid value array ``which`` of one layer; the grid is allocated on first use.
+
+    Returns the grid unchanged (possibly None) when the layer holds no visibilities.
+    """
+    lo, hi = int(sorted_vis.bounds[layer]), int(sorted_vis.bounds[layer + 1])
+    if hi == lo:
+        return grid, 0
+    values = sorted_vis.values[which]
     if grid is None:
-        grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(vis))
-    dropped = grid_visibilities(uvw, freq, vis, select, grid, table=plan.table, cell=plan.cell,
-                                w_layer=float(plan.layer_centers[layer]), chirp=plan.chirp)
+        grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(values))
+    dropped = grid_visibilities(sorted_vis.pu, sorted_vis.pv, sorted_vis.w, values, grid,
+                                table=plan.table, w_layer=float(plan.layer_centers[layer]),
+                                chirp=plan.chirp, span=(lo, hi))
     return grid, dropped
 
 
@@ -92,16 +101,15 @@ def dirty_image(
     dropped : int
         Visibilities outside the grid.
     """
-    order, bounds = layer_selection(uvw, freq, vis, plan)
+    sorted_vis = sort_for_plan(uvw, freq, (vis,), plan, mask=vis != 0)
     image = np.zeros((plan.nx, plan.ny), dtype=np.float64)
     grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(vis))
     dropped = 0
     for layer in range(plan.n_layers):
-        select = order[bounds[layer] : bounds[layer + 1]]
-        if select.size == 0:
+        if sorted_vis.bounds[layer + 1] == sorted_vis.bounds[layer]:
             continue
         grid[...] = 0
-        _, n = grid_layer(uvw, freq, vis, select, plan, layer, grid)
+        _, n = grid_layer(sorted_vis, 0, plan, layer, grid)
         dropped += n
         add_layer_to_image(image, grid, plan, layer, nthreads=nthreads)
     return apply_grid_correction(image, plan), dropped
@@ -126,17 +134,18 @@ def predict_visibilities(
         complex (row, chan) of ``dtype``.
     """
     out = np.zeros((uvw.shape[0], freq.shape[0]), dtype=dtype)
-    order, bounds = layer_selection(uvw, freq, None, plan)
+    sorted_vis = sort_for_plan(uvw, freq, (), plan)
     corrected = apply_grid_correction(np.array(image, dtype=np.float64), plan)
     grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(out))
     for layer in range(plan.n_layers):
-        select = order[bounds[layer] : bounds[layer + 1]]
-        if select.size == 0:
+        lo, hi = int(sorted_vis.bounds[layer]), int(sorted_vis.bounds[layer + 1])
+        if hi == lo:
             continue
         grid[...] = 0
         w_layer = float(plan.layer_centers[layer])
         spread_layer(corrected, grid, cell=plan.cell, w_layer=w_layer)
         ducc0.fft.c2c(grid, axes=(0, 1), forward=False, out=grid, nthreads=nthreads)
-        degrid_visibilities(uvw, freq, grid, select, table=plan.table, cell=plan.cell,
-                            w_layer=w_layer, chirp=plan.chirp, out=out)
+        degrid_visibilities(sorted_vis.pu, sorted_vis.pv, sorted_vis.w, sorted_vis.index, grid,
+                            table=plan.table, w_layer=w_layer, chirp=plan.chirp,
+                            span=(lo, hi), out=out)
     return out

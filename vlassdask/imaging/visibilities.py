@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from vlassdask.errors import InputError
-from vlassdask.kernels.gridder import SPEED_OF_LIGHT
+from vlassdask.kernels.constants import SPEED_OF_LIGHT
 
 #: CORR_TYPE codes (casacore Stokes enum) of the parallel-hand pairs that make Stokes I
 PARALLEL_HANDS = ((5, 8), (9, 12))  # (RR, LL), (XX, YY)

@@ -20,7 +20,7 @@ import numpy as np
 
 from vlassdask.errors import ConfigError
 from vlassdask.kernels.antialias import ESKernel, choose_es_kernel
-from vlassdask.kernels.gridder import SPEED_OF_LIGHT
+from vlassdask.kernels.constants import SPEED_OF_LIGHT
 from vlassdask.kernels.wkernels import KernelTable, make_kernel_table, required_support
 
 _COST_PER_TAP = 1.0  # relative cost of one complex multiply-add on the grid

@@ -15,8 +15,7 @@ import numpy as np
 from numba import njit, prange
 from numpy.typing import NDArray
 
-#: Speed of light in m/s.
-SPEED_OF_LIGHT = 299792458.0
+from vlassdask.kernels.constants import SPEED_OF_LIGHT
 
 #: pi^2 / (4 ln 2): Fourier transform of a Gaussian of unit FWHM is exp(-GAUSS_FT * (fwhm u)^2).
 GAUSS_FT = np.pi**2 / (4.0 * np.log(2.0))

@@ -19,8 +19,6 @@ import numpy as np
 
 from vlassdask.kernels.wkernels import KernelTable
 
-SPEED_OF_LIGHT = 299792458.0
-
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _taps(pos, a, table, a_min, inv_da, support, oversample, out):
@@ -59,35 +57,19 @@ def _taps(pos, a, table, a_min, inv_da, support, oversample, out):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _grid(uvw, freq, vis, select, grid, table, scale, chirp, w_layer, a_min, inv_da, support,
+def _grid(pu, pv, w, vals, lo, hi, grid, table, chirp, w_layer, a_min, inv_da, support,
           oversample):
     ngrid = grid.shape[0]
-    nchan = freq.shape[0]
-    half = 0.5 * ngrid
     ku = np.empty(support, dtype=table.dtype)
     kv = np.empty(support, dtype=table.dtype)
     dropped = 0
-    for s in range(select.shape[0]):
-        flat = select[s]
-        r = flat // nchan
-        c = flat - r * nchan
-        val = vis[r, c]
+    for s in range(lo, hi):
+        val = vals[s]
         if val == 0:
             continue
-        f = freq[c] / SPEED_OF_LIGHT
-        u = uvw[r, 0] * f
-        v = uvw[r, 1] * f
-        w = uvw[r, 2] * f
-        if w < 0.0:
-            u = -u
-            v = -v
-            w = -w
-            val = np.conj(val)
-        a = chirp * (w - w_layer)
-        pu = -u * scale + half
-        pv = v * scale + half
-        fu = _taps(pu, a, table, a_min, inv_da, support, oversample, ku)
-        fv = _taps(pv, a, table, a_min, inv_da, support, oversample, kv)
+        a = chirp * (abs(w[s]) - w_layer)
+        fu = _taps(pu[s], a, table, a_min, inv_da, support, oversample, ku)
+        fv = _taps(pv[s], a, table, a_min, inv_da, support, oversample, kv)
         if fu < 0 or fv < 0 or fu + support > ngrid or fv + support > ngrid:
             dropped += 1
             continue
@@ -100,31 +82,15 @@ def _grid(uvw, freq, vis, select, grid, table, scale, chirp, w_layer, a_min, inv
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _degrid(uvw, freq, grid, select, out, table, scale, chirp, w_layer, a_min, inv_da,
+def _degrid(pu, pv, w, index, lo, hi, grid, out, table, chirp, w_layer, a_min, inv_da,
             support, oversample):
     ngrid = grid.shape[0]
-    nchan = freq.shape[0]
-    half = 0.5 * ngrid
     ku = np.empty(support, dtype=table.dtype)
     kv = np.empty(support, dtype=table.dtype)
-    for s in range(select.shape[0]):
-        flat = select[s]
-        r = flat // nchan
-        c = flat - r * nchan
-        f = freq[c] / SPEED_OF_LIGHT
-        u = uvw[r, 0] * f
-        v = uvw[r, 1] * f
-        w = uvw[r, 2] * f
-        flip = w < 0.0
-        if flip:
-            u = -u
-            v = -v
-            w = -w
-        a = chirp * (w - w_layer)
-        pu = -u * scale + half
-        pv = v * scale + half
-        fu = _taps(pu, a, table, a_min, inv_da, support, oversample, ku)
-        fv = _taps(pv, a, table, a_min, inv_da, support, oversample, kv)
+    for s in range(lo, hi):
+        a = chirp * (abs(w[s]) - w_layer)
+        fu = _taps(pu[s], a, table, a_min, inv_da, support, oversample, ku)
+        fv = _taps(pv[s], a, table, a_min, inv_da, support, oversample, kv)
         if fu < 0 or fv < 0 or fu + support > ngrid or fv + support > ngrid:
             continue
         acc = 0j
@@ -134,7 +100,7 @@ def _degrid(uvw, freq, grid, select, out, table, scale, chirp, w_layer, a_min, i
             for j in range(support):
                 part += row[fv + j] * np.conj(kv[j])
             acc += part * np.conj(ku[i])
-        out[r, c] += np.conj(acc) if flip else acc
+        out[index[s]] += np.conj(acc) if w[s] < 0.0 else acc
 
 
 def _table_args(table: KernelTable) -> tuple[float, float, int, int]:
@@ -143,68 +109,69 @@ def _table_args(table: KernelTable) -> tuple[float, float, int, int]:
 
 
 def grid_visibilities(
-    uvw: np.ndarray,
-    freq: np.ndarray,
-    vis: np.ndarray,
-    select: np.ndarray,
+    pu: np.ndarray,
+    pv: np.ndarray,
+    w: np.ndarray,
+    values: np.ndarray,
     grid: np.ndarray,
     *,
     table: KernelTable,
-    cell: float,
     w_layer: float = 0.0,
     chirp: float = 0.0,
+    span: tuple[int, int] | None = None,
 ) -> int:
-    """Accumulate selected visibilities onto ``grid`` in place.
+    """Accumulate visibilities onto ``grid`` in place.
 
     Parameters
     ----------
-    uvw
-        float64 (row, 3) baseline coordinates in metres.
-    freq
-        float64 (chan,) channel frequencies in Hz.
-    vis
-        complex (row, chan) weighted visibilities (zero entries are skipped).
-    select
-        int64 (nsel,) flat indices ``row * nchan + chan`` of the visibilities to grid.
+    pu, pv
+        float64 (nvis,) grid positions in cells (as gathered by
+        :func:`vlassdask.kernels.ordering.sort_visibilities`).
+    w
+        float64 (nvis,) w in wavelengths (its sign is ignored here).
+    values
+        complex (nvis,) weighted visibilities (zero entries are skipped).
     grid
         complex (G, G) grid, modified in place; its dtype sets the precision.
     table
         Convolution-function table (:func:`~vlassdask.kernels.wkernels.make_kernel_table`).
-    cell
-        Image pixel size in radians.
     w_layer
         w (wavelengths) of the layer this grid belongs to.
     chirp
         Chirp rate per wavelength of residual w (``GridPlan.chirp``): the kernel plane for a
-        visibility is a = chirp * (w - w_layer).
+        visibility is a = chirp * (|w| - w_layer).
+    span
+        (start, stop) of the entries to grid; default all.
 
     Returns
     -------
     int
         Number of visibilities that fell off the grid (too long a baseline for the cell size).
     """
-    scale = grid.shape[0] * cell
-    return _grid(uvw, freq, vis, select, grid, table.tap_major(grid.dtype),
-                 scale, chirp, w_layer, *_table_args(table))
+    lo, hi = span if span is not None else (0, pu.shape[0])
+    return _grid(pu, pv, w, values, lo, hi, grid, table.tap_major(grid.dtype), chirp, w_layer,
+                 *_table_args(table))
 
 
 def degrid_visibilities(
-    uvw: np.ndarray,
-    freq: np.ndarray,
+    pu: np.ndarray,
+    pv: np.ndarray,
+    w: np.ndarray,
+    index: np.ndarray,
     grid: np.ndarray,
-    select: np.ndarray,
     *,
     table: KernelTable,
-    cell: float,
     w_layer: float = 0.0,
     chirp: float = 0.0,
+    span: tuple[int, int] | None = None,
     out: np.ndarray,
 ) -> np.ndarray:
     """Adjoint of :func:`grid_visibilities`: add interpolated grid values to ``out``.
 
-    ``out`` is complex (row, chan); entries not in ``select`` are left unchanged.
+    ``out`` is complex (row, chan) (or any array whose flattened positions ``index`` address);
+    entries with w < 0 receive the conjugate, undoing the conjugation made when sorting.
     """
-    scale = grid.shape[0] * cell
-    _degrid(uvw, freq, grid, select, out, table.tap_major(grid.dtype), scale, chirp,
-            w_layer, *_table_args(table))
+    lo, hi = span if span is not None else (0, pu.shape[0])
+    _degrid(pu, pv, w, index, lo, hi, grid, out.reshape(-1), table.tap_major(grid.dtype),
+            chirp, w_layer, *_table_args(table))
     return out

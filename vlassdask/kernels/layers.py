@@ -18,7 +18,7 @@ def _n_minus_one(l, m):
     return -r2 / (1.0 + np.sqrt(max(1.0 - r2, 0.0)))
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, fastmath=True)
 def _accumulate(image, grid, cell, w_layer):
     nx, ny = image.shape
     ngrid = grid.shape[0]
@@ -30,14 +30,13 @@ def _accumulate(image, grid, cell, w_layer):
         for y in range(ny):
             gy = oy + y
             val = grid[gx, gy]
-            if (gx + gy) & 1:
-                val = -val
+            sign = 1.0 - 2.0 * ((gx + gy) & 1)
             if w_layer != 0.0:
                 m = (y - ny // 2) * cell
                 ph = -2.0 * np.pi * w_layer * _n_minus_one(l, m)
-                image[x, y] += val.real * np.cos(ph) - val.imag * np.sin(ph)
+                image[x, y] += sign * (val.real * np.cos(ph) - val.imag * np.sin(ph))
             else:
-                image[x, y] += val.real
+                image[x, y] += sign * val.real
 
 
 @numba.njit(cache=True, nogil=True)

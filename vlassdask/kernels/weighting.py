@@ -10,7 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from vlassdask.kernels.gridder import SPEED_OF_LIGHT
+from vlassdask.kernels.constants import SPEED_OF_LIGHT
 
 NATURAL, UNIFORM, BRIGGS = 0, 1, 2
 
