@@ -40,7 +40,7 @@ from vlassdask.imaging.config import ImagingConfig
 from vlassdask.imaging.dirty import make_dirty_image
 from vlassdask.imaging.operator import dirty_image
 from vlassdask.imaging.wplan import plan_gridding
-from vlassdask.kernels.gridder import SPEED_OF_LIGHT
+from vlassdask.kernels.constants import SPEED_OF_LIGHT
 from vlassdask.simulate.array import load_vla_b_configuration, select_antennas
 from vlassdask.simulate.observation import time_at_hour_angle
 from vlassdask.simulate.uvw import baseline_uvw, uvw_projection_matrices

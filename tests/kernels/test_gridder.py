@@ -11,7 +11,7 @@ from vlassdask.errors import ConfigError
 from vlassdask.imaging.operator import dirty_image, predict_visibilities
 from vlassdask.imaging.wplan import fresnel_fit, plan_gridding
 from vlassdask.kernels.antialias import choose_es_kernel
-from vlassdask.kernels.gridder import SPEED_OF_LIGHT
+from vlassdask.kernels.constants import SPEED_OF_LIGHT
 from vlassdask.kernels.wkernels import chirp_kernels
 
 ARCSEC = math.pi / 180 / 3600

@@ -50,7 +50,11 @@ def parse_phase_center(text: str) -> tuple[float, float]:
 
 
 @contextlib.contextmanager
-def _scheduler(scheduler: str | None, cluster: Path | None):
+def run_on_scheduler(scheduler: str | None, cluster: Path | None):
+    """Run the enclosed dask work on a local scheduler, a scheduler address or a cluster spec.
+
+    Yields the number of worker threads (used as the number of grid accumulators).
+    """
     if scheduler in LOCAL_SCHEDULERS:
         with dask.config.set(scheduler=scheduler):
             yield 1 if scheduler == "sync" else max(1, (dask.system.CPU_COUNT or 1))
@@ -139,7 +143,7 @@ def image(
     )
     preview_path = None if no_preview else (preview or out.with_suffix(".png"))
     # progress bars (dask's and distributed's print to stdout) go to stderr: stdout carries --json
-    with _scheduler(scheduler, cluster) as nthreads, contextlib.redirect_stdout(sys.stderr):
+    with run_on_scheduler(scheduler, cluster) as nthreads, contextlib.redirect_stdout(sys.stderr):
         cfg = cfg.replace(accumulators=nthreads)
         console.print(f"imaging {ms} -> {out} ({cfg.imsize[0]}x{cfg.imsize[1]}, "
                       f"{cfg.cell_arcsec} arcsec, {cfg.weighting})")

@@ -311,8 +311,8 @@ def make_dirty_image(
                          padding=config.padding, gridder=config.effective_gridder,
                          n_layers=config.w_layers, support=config.support, n_vis=n_vis,
                          w_planes=config.w_planes)
-    plan_d = dask.delayed(plan, pure=True)
-    density_key = dask.delayed(density, pure=True) if density is not None else None
+    plan_d = _shared(plan)
+    density_key = _shared(density) if density is not None else None
     weighted = [dask.delayed(_weight)(b, density_key, scheme, f2, plan_d) for b in blocks]
     totals_d = _tree([dask.delayed(_totals_of)(w) for w in weighted], _add_pairs)
     sumwt, n_off_grid = dask.compute(totals_d)[0]
@@ -335,6 +335,18 @@ def make_dirty_image(
         counts={"total": int(summary.counts[0]), "unflagged": int(summary.counts[1]),
                 "zero_weight": int(summary.counts[2]), "off_grid": int(n_off_grid)},
     )
+
+
+def _shared(obj):
+    """``obj`` as one graph input: scattered to the workers when a distributed client is active
+    (kernel tables and density grids are megabytes; they should not travel inside the graph)."""
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        return dask.delayed(obj, pure=True)
+    return client.scatter(obj, broadcast=True, hash=False)
 
 
 def _totals_of(weighted: Weighted) -> tuple[float, int]:

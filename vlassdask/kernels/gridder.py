@@ -56,6 +56,19 @@ def _taps(pos, a, table, a_min, inv_da, support, oversample, out):
     return first
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _footprint(pu, pv, w, table, chirp, w_layer, a_min, inv_da, support, oversample, ngrid, ku,
+               kv):
+    """Both axes' taps of one visibility; returns the first grid cells, or (-1, -1) if the
+    footprint does not lie on the grid."""
+    a = chirp * (abs(w) - w_layer)
+    fu = _taps(pu, a, table, a_min, inv_da, support, oversample, ku)
+    fv = _taps(pv, a, table, a_min, inv_da, support, oversample, kv)
+    if fu < 0 or fv < 0 or fu + support > ngrid or fv + support > ngrid:
+        return -1, -1
+    return fu, fv
+
+
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _grid(pu, pv, w, vals, lo, hi, grid, table, chirp, w_layer, a_min, inv_da, support,
           oversample):
@@ -67,10 +80,9 @@ def _grid(pu, pv, w, vals, lo, hi, grid, table, chirp, w_layer, a_min, inv_da, s
         val = vals[s]
         if val == 0:
             continue
-        a = chirp * (abs(w[s]) - w_layer)
-        fu = _taps(pu[s], a, table, a_min, inv_da, support, oversample, ku)
-        fv = _taps(pv[s], a, table, a_min, inv_da, support, oversample, kv)
-        if fu < 0 or fv < 0 or fu + support > ngrid or fv + support > ngrid:
+        fu, fv = _footprint(pu[s], pv[s], w[s], table, chirp, w_layer, a_min, inv_da, support,
+                            oversample, ngrid, ku, kv)
+        if fu < 0:
             dropped += 1
             continue
         for i in range(support):
@@ -88,10 +100,9 @@ def _degrid(pu, pv, w, index, lo, hi, grid, out, table, chirp, w_layer, a_min, i
     ku = np.empty(support, dtype=table.dtype)
     kv = np.empty(support, dtype=table.dtype)
     for s in range(lo, hi):
-        a = chirp * (abs(w[s]) - w_layer)
-        fu = _taps(pu[s], a, table, a_min, inv_da, support, oversample, ku)
-        fv = _taps(pv[s], a, table, a_min, inv_da, support, oversample, kv)
-        if fu < 0 or fv < 0 or fu + support > ngrid or fv + support > ngrid:
+        fu, fv = _footprint(pu[s], pv[s], w[s], table, chirp, w_layer, a_min, inv_da, support,
+                            oversample, ngrid, ku, kv)
+        if fu < 0:
             continue
         acc = 0j
         for i in range(support):

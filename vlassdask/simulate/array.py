@@ -11,10 +11,12 @@ from astropy import units as u
 from astropy.coordinates import EarthLocation
 from numpy.typing import NDArray
 
-#: VLA site: geodetic longitude and latitude in degrees, height in metres.
-VLA_LONGITUDE_DEG = -107.6180
-VLA_LATITUDE_DEG = 34.07883
-VLA_HEIGHT_M = 2118.6
+from vlassdask.survey.site import VLA_SITE
+
+#: VLA site (one definition: :data:`vlassdask.survey.site.VLA_SITE`), degrees and metres.
+VLA_LONGITUDE_DEG = VLA_SITE.lon_deg
+VLA_LATITUDE_DEG = VLA_SITE.lat_deg
+VLA_HEIGHT_M = VLA_SITE.height_m
 #: VLA array reference position, ITRF XYZ metres.
 VLA_ITRF_XYZ_M = (-1601156.673, -5041988.986, 3554879.237)
 TELESCOPE_NAME = "VLA"

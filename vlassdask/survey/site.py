@@ -120,6 +120,13 @@ def parallactic_angle_from_hour_angle(
     return np.degrees(np.arctan2(num, den))
 
 
+def _site_hour_angle(ra_deg, mjd, site: Site, lon_deg, lat_deg, sidereal: str):
+    """Hour angle (deg) at the site (or the overriding longitude) and the latitude to use."""
+    lon = site.lon_deg if lon_deg is None else lon_deg
+    lat = site.lat_deg if lat_deg is None else lat_deg
+    return hour_angle(ra_deg, mjd, lon, sidereal=sidereal), lat
+
+
 def zenith_distance(
     ra_deg: ArrayLike,
     dec_deg: ArrayLike,
@@ -135,9 +142,7 @@ def zenith_distance(
     ``lon_deg``/``lat_deg`` override the site's (they may be arrays). See the module docstring
     for the RA/Dec frame that goes with each ``sidereal`` choice.
     """
-    lon = site.lon_deg if lon_deg is None else lon_deg
-    lat = site.lat_deg if lat_deg is None else lat_deg
-    ha = hour_angle(ra_deg, mjd, lon, sidereal=sidereal)
+    ha, lat = _site_hour_angle(ra_deg, mjd, site, lon_deg, lat_deg, sidereal)
     return zenith_distance_from_hour_angle(ha, dec_deg, lat)
 
 
@@ -155,7 +160,5 @@ def parallactic_angle(
 
     Arguments as :func:`zenith_distance`.
     """
-    lon = site.lon_deg if lon_deg is None else lon_deg
-    lat = site.lat_deg if lat_deg is None else lat_deg
-    ha = hour_angle(ra_deg, mjd, lon, sidereal=sidereal)
+    ha, lat = _site_hour_angle(ra_deg, mjd, site, lon_deg, lat_deg, sidereal)
     return parallactic_angle_from_hour_angle(ha, dec_deg, lat)
