@@ -11,7 +11,7 @@ cell and requested accuracy for both codes):
 
 * ``2d``: VLA B configuration over 2-4 GHz, 0.6" cells (the SE cell), 4096^2 image, no w term,
   against ``ducc0.wgridder.experimental.vis2dirty(do_wgridding=False)``.
-* ``w``: a 2 deg field at zenith distance ~60 deg (3600^2 x 2" cells; inner pads W/E/N 04-24,
+* ``w``: a 2 deg field at zenith distance ~60 deg (3600^2 x 2" cells; inner pads W/E/N 04-20,
   2-3 GHz so that the 2" grid holds every baseline), w-projection against ducc0's w-stacking.
 * ``memory``: a 12500^2 x 0.6" dirty image from >= 1e7 visibilities in a fresh process; prints the
   peak resident memory (``ru_maxrss``).
@@ -46,7 +46,7 @@ from vlassdask.simulate.observation import time_at_hour_angle
 from vlassdask.simulate.uvw import baseline_uvw, uvw_projection_matrices
 
 ARCSEC = math.pi / 180 / 3600
-INNER = tuple(f"{arm}{d:02d}" for arm in "WEN" for d in (4, 8, 12, 16, 20, 24))
+INNER = tuple(f"{arm}{d:02d}" for arm in "WEN" for d in (4, 8, 12, 16, 20))
 
 
 def vla_track(nvis: float, freq: np.ndarray, *, dec_deg: float, hour_angle_h: float,

@@ -14,8 +14,8 @@ import pytest
 
 from vlassdask.imaging.operator import dirty_image
 from vlassdask.imaging.wplan import plan_gridding
-from vlassdask.kernels.dft import dft_dirty_image, predict_visibilities
 from vlassdask.kernels.constants import SPEED_OF_LIGHT
+from vlassdask.kernels.dft import dft_dirty_image, predict_visibilities
 from vlassdask.survey import parallactic_angle, position_correction, zenith_distance
 
 DEG = math.pi / 180.0

@@ -7,7 +7,8 @@ grid; these fix the gridding plan and the Briggs constant. The image graph then 
 layer by layer:
 
 * for each w-layer, the blocks are split into ``accumulators`` chains; each chain grids its blocks
-  one after the other into one (G, G) grid (per-worker accumulation, no grid per chunk);
+  one after the other into one (G, G) grid (two with the first-order Fresnel correction;
+  per-worker accumulation, no grid per chunk);
 * the chain grids are summed, FFT'd in place and added (w-phased, real part) to the image;
 * the first task of each layer depends on the image of the previous layer, so layers run one after
   another and at most ``accumulators + 1`` grids exist at any time.

@@ -2,8 +2,9 @@
 
 These functions work on numpy arrays of one block of visibilities (the dask orchestration in
 :mod:`vlassdask.imaging.dirty` calls them per row chunk). Memory model: one (G, G) complex grid
-(G = plan.ngrid) plus one (nx, ny) float64 image, plus the visibilities gathered in gridding
-order (~32 bytes + 8 per value array per visibility); the FFT is done in place.
+(G = plan.ngrid; two with the first-order Fresnel correction) plus one (nx, ny) float64 image,
+plus the visibilities gathered in gridding order (~32 bytes + 8 per value array per
+visibility); the FFT is done in place.
 """
 
 from __future__ import annotations
@@ -44,16 +45,17 @@ def grid_layer(
     layer: int,
     grid: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, int]:
-    """Grid value array ``which`` of one layer; the grid is allocated on first use.
+    """Grid value array ``which`` of one layer; the grids are allocated on first use.
 
-    Returns the grid unchanged (possibly None) when the layer holds no visibilities.
+    ``grid`` is (plan.n_grids, G, G): the layer grid and, for plans with the first-order Fresnel
+    correction, its companion. Returned unchanged (possibly None) when the layer is empty.
     """
     lo, hi = int(sorted_vis.bounds[layer]), int(sorted_vis.bounds[layer + 1])
     if hi == lo:
         return grid, 0
     values = sorted_vis.values[which]
     if grid is None:
-        grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(values))
+        grid = np.zeros((plan.n_grids, plan.ngrid, plan.ngrid), dtype=grid_dtype(values))
     dropped = grid_visibilities(sorted_vis.pu, sorted_vis.pv, sorted_vis.w, values, grid,
                                 table=plan.table, w_layer=float(plan.layer_centers[layer]),
                                 chirp=plan.chirp, span=(lo, hi))
@@ -63,9 +65,10 @@ def grid_layer(
 def add_layer_to_image(
     image: np.ndarray, grid: np.ndarray, plan: GridPlan, layer: int, *, nthreads: int = 1
 ) -> np.ndarray:
-    """FFT ``grid`` in place and add the layer's real, w-phased image to ``image``."""
-    ducc0.fft.c2c(grid, axes=(0, 1), forward=True, out=grid, nthreads=nthreads)
-    return accumulate_layer(image, grid, cell=plan.cell, w_layer=float(plan.layer_centers[layer]))
+    """FFT the layer's grids in place and add its real, w-phased image to ``image``."""
+    ducc0.fft.c2c(grid, axes=(1, 2), forward=True, out=grid, nthreads=nthreads)
+    return accumulate_layer(image, grid, cell=plan.cell, w_layer=float(plan.layer_centers[layer]),
+                            alpha=plan.alpha)
 
 
 def apply_grid_correction(image: np.ndarray, plan: GridPlan) -> np.ndarray:
@@ -103,7 +106,7 @@ def dirty_image(
     """
     sorted_vis = sort_for_plan(uvw, freq, (vis,), plan, mask=vis != 0)
     image = np.zeros((plan.nx, plan.ny), dtype=np.float64)
-    grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(vis))
+    grid = np.zeros((plan.n_grids, plan.ngrid, plan.ngrid), dtype=grid_dtype(vis))
     dropped = 0
     for layer in range(plan.n_layers):
         if sorted_vis.bounds[layer + 1] == sorted_vis.bounds[layer]:
@@ -136,15 +139,15 @@ def predict_visibilities(
     out = np.zeros((uvw.shape[0], freq.shape[0]), dtype=dtype)
     sorted_vis = sort_for_plan(uvw, freq, (), plan)
     corrected = apply_grid_correction(np.array(image, dtype=np.float64), plan)
-    grid = np.zeros((plan.ngrid, plan.ngrid), dtype=grid_dtype(out))
+    grid = np.zeros((plan.n_grids, plan.ngrid, plan.ngrid), dtype=grid_dtype(out))
     for layer in range(plan.n_layers):
         lo, hi = int(sorted_vis.bounds[layer]), int(sorted_vis.bounds[layer + 1])
         if hi == lo:
             continue
         grid[...] = 0
         w_layer = float(plan.layer_centers[layer])
-        spread_layer(corrected, grid, cell=plan.cell, w_layer=w_layer)
-        ducc0.fft.c2c(grid, axes=(0, 1), forward=False, out=grid, nthreads=nthreads)
+        spread_layer(corrected, grid, cell=plan.cell, w_layer=w_layer, alpha=plan.alpha)
+        ducc0.fft.c2c(grid, axes=(1, 2), forward=False, out=grid, nthreads=nthreads)
         degrid_visibilities(sorted_vis.pu, sorted_vis.pv, sorted_vis.w, sorted_vis.index, grid,
                             table=plan.table, w_layer=w_layer, chirp=plan.chirp,
                             span=(lo, hi), out=out)

@@ -25,6 +25,7 @@ from vlassdask.kernels.wkernels import KernelTable, make_kernel_table, required_
 
 _COST_PER_TAP = 1.0  # relative cost of one complex multiply-add on the grid
 _COST_PER_FFT_POINT = 0.35  # relative cost per point per log2(size) of a complex 2-D FFT
+_MAX_TABLE_BYTES = 512 * 2**20  # kernel tables beyond this mean too few w-layers were asked for
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,12 @@ class GridPlan:
     chirp
         Chirp rate per wavelength of residual w: a = chirp * (w - w_layer), from the fitted
         Fresnel coefficient alpha (n - 1 ~ -alpha r^2 over the image): chirp = 2 pi alpha L^2.
+    alpha
+        The fitted Fresnel coefficient.
+    first_order
+        Grid a companion grid with the values times the residual w, whose image (times
+        -2 pi i q, q = n - 1 + alpha r^2) removes the first-order error of the quadratic
+        approximation; the remaining error is second order, so wide fields need far fewer layers.
     """
 
     nx: int
@@ -64,6 +71,13 @@ class GridPlan:
     n_layers: int
     w_projection: bool
     chirp: float = 0.0
+    alpha: float = 0.5
+    first_order: bool = False
+
+    @property
+    def n_grids(self) -> int:
+        """Grids per layer: 2 with the first-order Fresnel correction, else 1."""
+        return 2 if self.first_order else 1
 
     @property
     def layer_centers(self) -> np.ndarray:
@@ -108,6 +122,7 @@ class GridPlan:
             "w_layers": self.n_layers,
             "w_layer_width": None if math.isinf(self.layer_width) else self.layer_width,
             "w_projection": self.w_projection,
+            "fresnel_first_order": self.first_order,
         }
 
 
@@ -175,6 +190,8 @@ class _Layout:
     support: int
     chirp: float
     cost: float
+    alpha: float = 0.5
+    first_order: bool = False
 
 
 def _fft_cost(ngrid: int, layers: int) -> float:
@@ -200,22 +217,31 @@ def _layout(
         cost = n_vis * s * s * _COST_PER_TAP + _fft_cost(ngrid, 1)
         return _Layout(padding, kernel, ngrid, False, 1, math.inf, 0.0, s, 0.0, cost)
 
-    def candidate(layers: int) -> _Layout:
+    def candidate(layers: int, first_order: bool) -> _Layout:
         width = w_max / layers
         a_max = chirp * 0.5 * width
         s = support or required_support(kernel, a_max, epsilon=epsilon, sigma=padding)
-        cost = n_vis * s * s * _COST_PER_TAP + _fft_cost(ngrid, layers)
-        return _Layout(padding, kernel, ngrid, True, layers, width, a_max, s, chirp, cost)
+        grids = 2 if first_order else 1
+        cost = n_vis * s * s * _COST_PER_TAP * (1.0 + 0.6 * first_order) + \
+            grids * _fft_cost(ngrid, layers)
+        return _Layout(padding, kernel, ngrid, True, layers, width, a_max, s, chirp, cost, alpha,
+                       first_order)
 
+    # the residual phase 2 pi (w_max / 2 layers) q must stay below epsilon (zeroth order), or
+    # its square / 2 must (with the first-order correction grid)
+    phase = 2 * math.pi * 0.5 * w_max * fresnel_error
+    min_plain = max(1, math.ceil(phase / epsilon))
+    min_first = max(1, math.ceil(phase / math.sqrt(2.0 * epsilon)))
     if n_layers is not None:
-        return candidate(n_layers)
-    # the fitted quadratic residual phase must be accurate to epsilon within a layer
-    min_layers = max(1, math.ceil(2 * math.pi * 0.5 * w_max * fresnel_error / epsilon))
+        return candidate(n_layers, n_layers < min_plain)
     # the residual chirp a_max = chirp * w_max / (2 layers); try a_max from 64 down to 0.25
     a_full = chirp * 0.5 * w_max
-    counts = {max(min_layers, math.ceil(a_full / a)) for a in
-              (64, 48, 32, 24, 16, 12, 8, 6, 4, 3, 2, 1, 0.5, 0.25)}
-    return min((candidate(n) for n in sorted(counts)), key=lambda c: c.cost)
+    counts = sorted({math.ceil(a_full / a) for a in
+                     (64, 48, 32, 24, 16, 12, 8, 6, 4, 3, 2, 1, 0.5, 0.25)})
+    options = [candidate(max(min_plain, n), False) for n in counts]
+    options += [candidate(max(min_first, n), True) for n in counts if max(min_first, n) <
+                min_plain]
+    return min(options, key=lambda c: c.cost)
 
 
 #: padding factors tried when none is given (as ducc0 does, the cheapest one is used)
@@ -299,7 +325,11 @@ def plan_gridding(
     # linear interpolation in a: error ~ da^2/8 * x^4 with |x| <= 1/(2 padding)
     da = math.sqrt(8.0 * epsilon * 16.0 * best.padding**4)
     n_planes = w_planes or max(3, 2 * math.ceil(best.a_max / da) + 1)
+    table_bytes = n_planes * (oversample + 1) * best.support * 16
+    if table_bytes > _MAX_TABLE_BYTES:
+        raise ConfigError(f"w-kernel table of {table_bytes / 1e9:.1f} GB ({n_planes} planes x "
+                          f"support {best.support}): use more w-layers or a larger epsilon")
     table = make_kernel_table(kernel, a_max=best.a_max, n_planes=n_planes, support=best.support,
                               oversample=oversample)
     return GridPlan(nx, ny, cell, best.ngrid, kernel, table, best.width, best.layers, True,
-                    best.chirp)
+                    best.chirp, best.alpha, best.first_order)

@@ -70,9 +70,10 @@ def _footprint(pu, pv, w, table, chirp, w_layer, a_min, inv_da, support, oversam
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _grid(pu, pv, w, vals, lo, hi, grid, table, chirp, w_layer, a_min, inv_da, support,
+def _grid(pu, pv, w, vals, lo, hi, grids, table, chirp, w_layer, a_min, inv_da, support,
           oversample):
-    ngrid = grid.shape[0]
+    ngrid = grids.shape[1]
+    first_order = grids.shape[0] > 1
     ku = np.empty(support, dtype=table.dtype)
     kv = np.empty(support, dtype=table.dtype)
     dropped = 0
@@ -85,18 +86,25 @@ def _grid(pu, pv, w, vals, lo, hi, grid, table, chirp, w_layer, a_min, inv_da, s
         if fu < 0:
             dropped += 1
             continue
+        dw = abs(w[s]) - w_layer
         for i in range(support):
             vi = val * ku[i]
-            row = grid[fu + i]
+            row = grids[0, fu + i]
             for j in range(support):
                 row[fv + j] += vi * kv[j]
+            if first_order:
+                vi1 = vi * dw
+                row1 = grids[1, fu + i]
+                for j in range(support):
+                    row1[fv + j] += vi1 * kv[j]
     return dropped
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _degrid(pu, pv, w, index, lo, hi, grid, out, table, chirp, w_layer, a_min, inv_da,
+def _degrid(pu, pv, w, index, lo, hi, grids, out, table, chirp, w_layer, a_min, inv_da,
             support, oversample):
-    ngrid = grid.shape[0]
+    ngrid = grids.shape[1]
+    first_order = grids.shape[0] > 1
     ku = np.empty(support, dtype=table.dtype)
     kv = np.empty(support, dtype=table.dtype)
     for s in range(lo, hi):
@@ -104,12 +112,17 @@ def _degrid(pu, pv, w, index, lo, hi, grid, out, table, chirp, w_layer, a_min, i
                             oversample, ngrid, ku, kv)
         if fu < 0:
             continue
+        dw = abs(w[s]) - w_layer
         acc = 0j
         for i in range(support):
-            row = grid[fu + i]
+            row = grids[0, fu + i]
             part = 0j
             for j in range(support):
                 part += row[fv + j] * np.conj(kv[j])
+            if first_order:
+                row1 = grids[1, fu + i]
+                for j in range(support):
+                    part += dw * row1[fv + j] * np.conj(kv[j])
             acc += part * np.conj(ku[i])
         out[index[s]] += np.conj(acc) if w[s] < 0.0 else acc
 
@@ -124,14 +137,14 @@ def grid_visibilities(
     pv: np.ndarray,
     w: np.ndarray,
     values: np.ndarray,
-    grid: np.ndarray,
+    grids: np.ndarray,
     *,
     table: KernelTable,
     w_layer: float = 0.0,
     chirp: float = 0.0,
     span: tuple[int, int] | None = None,
 ) -> int:
-    """Accumulate visibilities onto ``grid`` in place.
+    """Accumulate visibilities onto ``grids`` in place.
 
     Parameters
     ----------
@@ -142,8 +155,9 @@ def grid_visibilities(
         float64 (nvis,) w in wavelengths (its sign is ignored here).
     values
         complex (nvis,) weighted visibilities (zero entries are skipped).
-    grid
-        complex (G, G) grid, modified in place; its dtype sets the precision.
+    grids
+        complex (1, G, G) grid, or (2, G, G) with the first-order Fresnel grid, which receives
+        the values times (|w| - w_layer); modified in place; the dtype sets the precision.
     table
         Convolution-function table (:func:`~vlassdask.kernels.wkernels.make_kernel_table`).
     w_layer
@@ -160,7 +174,7 @@ def grid_visibilities(
         Number of visibilities that fell off the grid (too long a baseline for the cell size).
     """
     lo, hi = span if span is not None else (0, pu.shape[0])
-    return _grid(pu, pv, w, values, lo, hi, grid, table.tap_major(grid.dtype), chirp, w_layer,
+    return _grid(pu, pv, w, values, lo, hi, grids, table.tap_major(grids.dtype), chirp, w_layer,
                  *_table_args(table))
 
 
@@ -169,7 +183,7 @@ def degrid_visibilities(
     pv: np.ndarray,
     w: np.ndarray,
     index: np.ndarray,
-    grid: np.ndarray,
+    grids: np.ndarray,
     *,
     table: KernelTable,
     w_layer: float = 0.0,
@@ -179,10 +193,11 @@ def degrid_visibilities(
 ) -> np.ndarray:
     """Adjoint of :func:`grid_visibilities`: add interpolated grid values to ``out``.
 
-    ``out`` is complex (row, chan) (or any array whose flattened positions ``index`` address);
-    entries with w < 0 receive the conjugate, undoing the conjugation made when sorting.
+    ``grids`` is (1, G, G) or (2, G, G) as for gridding; ``out`` is complex (row, chan) (or any
+    array whose flattened positions ``index`` address); entries with w < 0 receive the
+    conjugate, undoing the conjugation made when sorting.
     """
     lo, hi = span if span is not None else (0, pu.shape[0])
-    _degrid(pu, pv, w, index, lo, hi, grid, out.reshape(-1), table.tap_major(grid.dtype),
+    _degrid(pu, pv, w, index, lo, hi, grids, out.reshape(-1), table.tap_major(grids.dtype),
             chirp, w_layer, *_table_args(table))
     return out

@@ -1,9 +1,12 @@
 """Image-plane steps of one w-layer: FFT output -> image accumulation, and its adjoint.
 
-After the forward FFT of a layer's grid (gridded with checkerboard-signed taps), the image pixel
-(x, y) is found at grid index (G/2 - N/2 + x, G/2 - N/2 + y) times the sign (-1)^(index sum). The
-layer's w phase exp(-2 pi i w_layer (n - 1)) is applied exactly per pixel and the real part is
-accumulated; nothing image-sized is allocated here.
+After the forward FFT of a layer's grids (gridded with checkerboard-signed taps), image pixel
+(x, y) is found at grid index (G/2 - N/2 + x, G/2 - N/2 + y) times the sign (-1)^(index sum).
+With the first-order Fresnel grid F1 (values times the residual w), the layer image is
+
+    Re{ exp(-2 pi i w_layer (n - 1)) (F0 - 2 pi i q F1) },  q = (n - 1) + alpha (l^2 + m^2),
+
+q being what the separable kernels' quadratic phase leaves out. Nothing image-sized is allocated.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ def _n_minus_one(l, m):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _accumulate(image, grid, cell, w_layer):
+def _accumulate(image, grids, cell, w_layer, alpha):
     nx, ny = image.shape
-    ngrid = grid.shape[0]
+    ngrid = grids.shape[1]
+    first_order = grids.shape[0] > 1
     ox = ngrid // 2 - nx // 2
     oy = ngrid // 2 - ny // 2
     for x in range(nx):
@@ -29,20 +33,29 @@ def _accumulate(image, grid, cell, w_layer):
         gx = ox + x
         for y in range(ny):
             gy = oy + y
-            val = grid[gx, gy]
             sign = 1.0 - 2.0 * ((gx + gy) & 1)
-            if w_layer != 0.0:
-                m = (y - ny // 2) * cell
-                ph = -2.0 * np.pi * w_layer * _n_minus_one(l, m)
-                image[x, y] += sign * (val.real * np.cos(ph) - val.imag * np.sin(ph))
-            else:
+            val = grids[0, gx, gy]
+            if w_layer == 0.0 and not first_order:
                 image[x, y] += sign * val.real
+                continue
+            m = (y - ny // 2) * cell
+            nm1 = _n_minus_one(l, m)
+            re = val.real
+            im = val.imag
+            if first_order:
+                q = 2.0 * np.pi * (nm1 + alpha * (l * l + m * m))
+                val1 = grids[1, gx, gy]
+                re += q * val1.imag
+                im -= q * val1.real
+            ph = -2.0 * np.pi * w_layer * nm1
+            image[x, y] += sign * (re * np.cos(ph) - im * np.sin(ph))
 
 
-@numba.njit(cache=True, nogil=True)
-def _spread(image, grid, cell, w_layer):
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _spread(image, grids, cell, w_layer, alpha):
     nx, ny = image.shape
-    ngrid = grid.shape[0]
+    ngrid = grids.shape[1]
+    first_order = grids.shape[0] > 1
     ox = ngrid // 2 - nx // 2
     oy = ngrid // 2 - ny // 2
     for x in range(nx):
@@ -50,31 +63,34 @@ def _spread(image, grid, cell, w_layer):
         gx = ox + x
         for y in range(ny):
             gy = oy + y
-            val = image[x, y] + 0j
-            if w_layer != 0.0:
-                m = (y - ny // 2) * cell
-                ph = 2.0 * np.pi * w_layer * _n_minus_one(l, m)
-                val = image[x, y] * (np.cos(ph) + 1j * np.sin(ph))
-            if (gx + gy) & 1:
-                val = -val
-            grid[gx, gy] = val
+            sign = 1.0 - 2.0 * ((gx + gy) & 1)
+            m = (y - ny // 2) * cell
+            nm1 = _n_minus_one(l, m)
+            ph = 2.0 * np.pi * w_layer * nm1
+            val = sign * image[x, y] * (np.cos(ph) + 1j * np.sin(ph))
+            grids[0, gx, gy] = val
+            if first_order:
+                q = 2.0 * np.pi * (nm1 + alpha * (l * l + m * m))
+                grids[1, gx, gy] = 1j * q * val
 
 
-def accumulate_layer(image: np.ndarray, fft_grid: np.ndarray, *, cell: float,
-                     w_layer: float) -> np.ndarray:
-    """Add Re{layer image x exp(-2 pi i w_layer (n - 1))} to ``image`` (float (nx, ny)) in place.
+def accumulate_layer(image: np.ndarray, fft_grids: np.ndarray, *, cell: float, w_layer: float,
+                     alpha: float = 0.5) -> np.ndarray:
+    """Add the layer's real, w-phased image to ``image`` (float (nx, ny)) in place.
 
-    ``fft_grid`` is the forward FFT of the layer's (G, G) grid.
+    ``fft_grids`` is the forward FFT of the layer's (1, G, G) grid, or (2, G, G) with the
+    first-order Fresnel grid; ``alpha`` is the plan's fitted Fresnel coefficient.
     """
-    _accumulate(image, fft_grid, cell, w_layer)
+    _accumulate(image, fft_grids, cell, w_layer, alpha)
     return image
 
 
-def spread_layer(image: np.ndarray, grid: np.ndarray, *, cell: float, w_layer: float) -> np.ndarray:
-    """Adjoint of :func:`accumulate_layer`: write the signed, w-phased image into ``grid``.
+def spread_layer(image: np.ndarray, grids: np.ndarray, *, cell: float, w_layer: float,
+                 alpha: float = 0.5) -> np.ndarray:
+    """Adjoint of :func:`accumulate_layer`: write the signed, w-phased image into ``grids``.
 
-    ``grid`` (G, G) must be zero outside the central (nx, ny) region; the caller then applies the
-    adjoint (backward, unnormalised) FFT.
+    ``grids`` ((1 or 2), G, G) must be zero outside the central (nx, ny) region; the caller then
+    applies the adjoint (backward, unnormalised) FFT to each.
     """
-    _spread(image, grid, cell, w_layer)
-    return grid
+    _spread(image, grids, cell, w_layer, alpha)
+    return grids
