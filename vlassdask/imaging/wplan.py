@@ -26,6 +26,7 @@ from vlassdask.kernels.wkernels import KernelTable, make_kernel_table, required_
 _COST_PER_TAP = 1.0  # relative cost of one complex multiply-add on the grid
 _COST_PER_FFT_POINT = 0.35  # relative cost per point per log2(size) of a complex 2-D FFT
 _MAX_TABLE_BYTES = 512 * 2**20  # kernel tables beyond this mean too few w-layers were asked for
+_COST_PER_TABLE_POINT = 0.05  # relative cost of building the kernel table (dense BLAS)
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,16 @@ class _Layout:
     first_order: bool = False
 
 
+def _kernel_planes(a_max: float, epsilon: float, padding: float) -> int:
+    """Chirp planes for linear interpolation in a: error ~ da^2/8 x^4, |x| <= 1/(2 padding)."""
+    da = math.sqrt(8.0 * epsilon * 16.0 * padding**4)
+    return max(3, 2 * math.ceil(a_max / da) + 1)
+
+
+def _table_bytes(planes: int, oversample: int, support: int) -> int:
+    return planes * (oversample + 1) * support * 16
+
+
 def _fft_cost(ngrid: int, layers: int) -> float:
     return layers * ngrid**2 * 2 * math.log2(ngrid) * _COST_PER_FFT_POINT
 
@@ -217,13 +228,19 @@ def _layout(
         cost = n_vis * s * s * _COST_PER_TAP + _fft_cost(ngrid, 1)
         return _Layout(padding, kernel, ngrid, False, 1, math.inf, 0.0, s, 0.0, cost)
 
+    oversample = _oversample_for(kernel, epsilon, edge_amplification(kernel, padding))
+
     def candidate(layers: int, first_order: bool) -> _Layout:
         width = w_max / layers
         a_max = chirp * 0.5 * width
         s = support or required_support(kernel, a_max, epsilon=epsilon, sigma=padding)
         grids = 2 if first_order else 1
+        planes = _kernel_planes(a_max, epsilon, padding)
+        table_cost = planes * 20 * s * s * oversample * _COST_PER_TABLE_POINT
         cost = n_vis * s * s * _COST_PER_TAP * (1.0 + 0.6 * first_order) + \
-            grids * _fft_cost(ngrid, layers)
+            grids * _fft_cost(ngrid, layers) + table_cost
+        if _table_bytes(planes, oversample, s) > _MAX_TABLE_BYTES:
+            cost = math.inf
         return _Layout(padding, kernel, ngrid, True, layers, width, a_max, s, chirp, cost, alpha,
                        first_order)
 
@@ -322,10 +339,8 @@ def plan_gridding(
         table = make_kernel_table(kernel, a_max=0.0, n_planes=1, support=best.support,
                                   oversample=oversample)
         return GridPlan(nx, ny, cell, best.ngrid, kernel, table, math.inf, 1, False)
-    # linear interpolation in a: error ~ da^2/8 * x^4 with |x| <= 1/(2 padding)
-    da = math.sqrt(8.0 * epsilon * 16.0 * best.padding**4)
-    n_planes = w_planes or max(3, 2 * math.ceil(best.a_max / da) + 1)
-    table_bytes = n_planes * (oversample + 1) * best.support * 16
+    n_planes = w_planes or _kernel_planes(best.a_max, epsilon, best.padding)
+    table_bytes = _table_bytes(n_planes, oversample, best.support)
     if table_bytes > _MAX_TABLE_BYTES:
         raise ConfigError(f"w-kernel table of {table_bytes / 1e9:.1f} GB ({n_planes} planes x "
                           f"support {best.support}): use more w-layers or a larger epsilon")
