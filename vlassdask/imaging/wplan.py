@@ -24,7 +24,7 @@ from vlassdask.kernels.constants import SPEED_OF_LIGHT
 from vlassdask.kernels.wkernels import KernelTable, make_kernel_table, required_support
 
 _COST_PER_TAP = 1.0  # relative cost of one complex multiply-add on the grid
-_COST_PER_FFT_POINT = 0.35  # relative cost per point per log2(size) of a complex 2-D FFT
+_COST_PER_FFT_POINT = 1.0  # relative cost per point per log2(size) of a 2-D FFT (+ layer pass)
 _MAX_TABLE_BYTES = 512 * 2**20  # kernel tables beyond this mean too few w-layers were asked for
 _COST_PER_TABLE_POINT = 0.05  # relative cost of building the kernel table (dense BLAS)
 
