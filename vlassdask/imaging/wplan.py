@@ -237,7 +237,8 @@ def _layout(
         grids = 2 if first_order else 1
         planes = _kernel_planes(a_max, epsilon, padding)
         table_cost = planes * 20 * s * s * oversample * _COST_PER_TABLE_POINT
-        cost = n_vis * s * s * _COST_PER_TAP * (1.0 + 0.6 * first_order) + \
+        # complex w-kernels cost ~2 real taps; the companion grid doubles the multiply-adds
+        cost = n_vis * s * s * _COST_PER_TAP * 2.0 * grids + \
             grids * _fft_cost(ngrid, layers) + table_cost
         if _table_bytes(planes, oversample, s) > _MAX_TABLE_BYTES:
             cost = math.inf
