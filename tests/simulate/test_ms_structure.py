@@ -7,7 +7,7 @@ from daskms import xds_from_ms, xds_from_table
 
 from vlassdask.errors import ProductExistsError
 from vlassdask.io.atomic import is_complete
-from vlassdask.simulate import simulate_observation
+from vlassdask.products.simulation import simulate_observation
 from vlassdask.testing.ms import TEST_MS_DEFAULTS, sample_sky, small_config
 
 from .helpers import read_table

@@ -19,7 +19,7 @@ from vlassdask.cli.common import (
     dask_session,
 )
 from vlassdask.errors import ConfigError, InputError
-from vlassdask.simulate import simulate_observation
+from vlassdask.products.simulation import simulate_observation
 from vlassdask.simulate.config import from_dict, read_config_file
 from vlassdask.simulate.sky import load_sky_model, random_sky, sky_from_records
 

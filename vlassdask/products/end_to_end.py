@@ -18,7 +18,8 @@ from vlassdask.errors import ConfigError
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.io.atomic import check_can_write
 from vlassdask.products.dirty import make_dirty_product
-from vlassdask.simulate import from_dict, simulate_observation
+from vlassdask.products.simulation import simulate_observation
+from vlassdask.simulate import from_dict
 from vlassdask.simulate.sky import random_sky, sky_from_records
 
 SECTIONS = ("simulate", "sky", "imaging")

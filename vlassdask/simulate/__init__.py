@@ -1,10 +1,11 @@
-"""Simulated VLASS observations written as Measurement Sets.
+"""Simulated VLASS observations: the main table of a Measurement Set as lazy Datasets.
 
-:func:`simulate_observation` lays out the observation (:mod:`~vlassdask.simulate.observation`),
-builds the main table as dask arrays in row chunks of whole integrations, predicts every
-visibility by an exact direct Fourier sum (w-term included) of primary-beam-weighted sources
-(:func:`vlassdask.kernels.dft.predict_visibilities`), adds seeded thermal noise and flags, and
-writes the MS through dask-ms (:mod:`vlassdask.io.ms_write`) atomically.
+:class:`SimulationContext` lays out the observation (:mod:`~vlassdask.simulate.observation`);
+:func:`main_datasets` builds the main table as dask arrays in row chunks of whole integrations,
+predicting every visibility by an exact direct Fourier sum (w-term included) of
+primary-beam-weighted sources (:func:`vlassdask.kernels.dft.predict_visibilities`) with seeded
+thermal noise and flags. Writing the MS (subtables, atomic output) is
+:func:`vlassdask.products.simulation.simulate_observation`.
 
 Memory model: per chunk in flight, about rows x chan x 4 x 56 bytes (complex128 work array, two
 float64 noise draws, complex64 DATA, FLAG, optional WEIGHT_SPECTRUM/SIGMA_SPECTRUM) plus
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import dask
 import dask.array as da
@@ -31,18 +31,14 @@ import xarray as xr
 from astropy.time import Time
 from numpy.typing import NDArray
 
-import vlassdask
 from vlassdask.imaging.primary_beam import vla_primary_beam
-from vlassdask.io import ms_write
-from vlassdask.io.atomic import atomic_output
 from vlassdask.kernels.dft import predict_visibilities
 from vlassdask.simulate.array import (
-    TELESCOPE_NAME,
     AntennaArray,
     load_vla_b_configuration,
     select_antennas,
 )
-from vlassdask.simulate.config import SimulationConfig, from_dict, load_config, to_dict
+from vlassdask.simulate.config import SimulationConfig, from_dict, load_config
 from vlassdask.simulate.observation import ObservationLayout, build_layout, time_at_hour_angle
 from vlassdask.simulate.sky import SkyModel, load_sky_model, random_sky
 from vlassdask.simulate.uvw import baseline_uvw, uvw_projection_matrices
@@ -57,8 +53,8 @@ __all__ = [
     "load_config",
     "load_sky_model",
     "random_sky",
+    "main_datasets",
     "simulate_chunk",
-    "simulate_observation",
     "time_at_hour_angle",
 ]
 
@@ -290,48 +286,6 @@ def _main_dataset(context: SimulationContext, shared, spw_index: int) -> xr.Data
     return xr.Dataset(variables)
 
 
-def _subtables(context: SimulationContext, n_sources: int) -> dict[str, xr.Dataset]:
-    """Subtable rows: one FIELD/SOURCE row per phase centre, POINTING per antenna and field."""
-    config, layout, antennas = context.config, context.layout, context.antennas
-    ranges = np.array([layout.field_time_range(f) for f in range(layout.n_fields)])
-    field_mid, field_len = ranges.mean(axis=1), np.diff(ranges, axis=1)[:, 0]
-    n_ant = antennas.n_antennas
-    time_range = (float(ranges[:, 0].min()), float(ranges[:, 1].max()))
-    spw_names = [f"EVLA_S#{'A0C0' if k < 8 else 'B0D0'}#{k + 2}" for k in layout.spw_ids]
-    params = [f"{key}={value}" for key, value in to_dict(config).items()]
-    message = f"simulated by vlassdask {vlassdask.__version__} ({n_sources} sources)"
-    return {
-        "ANTENNA": ms_write.antenna_table(
-            antennas.names, antennas.stations, antennas.positions_itrf_m, antennas.dish_diameter_m
-        ),
-        "SPECTRAL_WINDOW": ms_write.spectral_window_table(
-            layout.chan_freq_hz, layout.channel_width_hz, spw_names
-        ),
-        "POLARIZATION": ms_write.polarization_table(),
-        "DATA_DESCRIPTION": ms_write.data_description_table(layout.spw_ids.size),
-        "FIELD": ms_write.field_table(
-            layout.field_ra_rad, layout.field_dec_rad, layout.field_names, field_mid
-        ),
-        "SOURCE": ms_write.source_table(
-            layout.field_ra_rad, layout.field_dec_rad, layout.field_names, field_mid, field_len
-        ),
-        "POINTING": ms_write.pointing_table(
-            np.tile(np.arange(n_ant), layout.n_fields),
-            np.repeat(field_mid, n_ant),
-            np.repeat(field_len, n_ant),
-            np.repeat(layout.field_ra_rad, n_ant),
-            np.repeat(layout.field_dec_rad, n_ant),
-        ),
-        "FEED": ms_write.feed_table(n_ant, sum(time_range) / 2, time_range[1] - time_range[0]),
-        "OBSERVATION": ms_write.observation_table(
-            time_range, TELESCOPE_NAME, config.observer, config.project
-        ),
-        "STATE": ms_write.state_table(),
-        "PROCESSOR": ms_write.processor_table(),
-        "HISTORY": ms_write.history_table(time_range[0], message, params),
-    }
-
-
 def as_sky_model(sky: SkyModel | pd.DataFrame | str | os.PathLike) -> SkyModel:
     """A SkyModel from a SkyModel, a DataFrame or a CSV/YAML path."""
     if isinstance(sky, SkyModel):
@@ -341,51 +295,8 @@ def as_sky_model(sky: SkyModel | pd.DataFrame | str | os.PathLike) -> SkyModel:
     return load_sky_model(sky)
 
 
-def simulate_observation(
-    config: SimulationConfig | dict,
-    sky: SkyModel | pd.DataFrame | str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    overwrite: bool = False,
-) -> Path:
-    """Simulate an observation and write it as a Measurement Set.
-
-    Parameters
-    ----------
-    config
-        The observation (a :class:`SimulationConfig` or a mapping of its fields).
-    sky
-        Sources: a :class:`SkyModel`, a DataFrame with its columns, or a CSV/YAML file.
-    out
-        Path of the MS directory. It is written beside it under a temporary name and renamed
-        into place when complete, with the completion marker of :mod:`vlassdask.io.atomic`.
-    overwrite
-        Replace an existing product at ``out``.
-
-    Returns
-    -------
-    pathlib.Path
-        The absolute path of the written MS.
-
-    Raises
-    ------
-    ProductExistsError
-        If ``out`` exists and ``overwrite`` is false (nothing is changed).
-    ConfigError, InputError
-        On an invalid config or sky model.
-
-    Notes
-    -----
-    Peak memory: see the module docstring (per chunk ~ rows x chan x 4 x 56 bytes). The dask
-    scheduler in effect (threads by default, or a distributed client) runs the chunks.
-    """
-    if not isinstance(config, SimulationConfig):
-        config = from_dict(config)
-    sky_model = as_sky_model(sky)
-    context = SimulationContext.build(config, sky_model)
+def main_datasets(context: SimulationContext) -> list[xr.Dataset]:
+    """The main table as lazy dask-backed Datasets, one per spectral window (row chunks of whole
+    integrations; see the module docstring for the memory model)."""
     shared = dask.delayed(context, pure=True)
-    main = [_main_dataset(context, shared, i) for i in range(context.layout.spw_ids.size)]
-    subtables = _subtables(context, len(sky_model))
-    with atomic_output(out, overwrite=overwrite, directory=True) as tmp:
-        ms_write.write_measurement_set(tmp, main, subtables)
-    return Path(out).absolute()
+    return [_main_dataset(context, shared, i) for i in range(context.layout.spw_ids.size)]

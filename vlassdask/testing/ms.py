@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from vlassdask.simulate import SimulationConfig, SkyModel, from_dict, simulate_observation
+from vlassdask.products.simulation import simulate_observation
+from vlassdask.simulate import SimulationConfig, SkyModel, from_dict
 
 #: Overrides of the :class:`SimulationConfig` defaults used by :func:`make_test_ms`:
 #: a 4.5 s snapshot (10 integrations) near the zenith, 3 spectral windows x 4 channels,
