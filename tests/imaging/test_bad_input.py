@@ -75,7 +75,7 @@ def _nan_message(ms: Path) -> str:
         field = int(tab.getcell("FIELD_ID", 0))
     with table(f"{ms}::DATA_DESCRIPTION", ack=False) as dd:
         spw = int(dd.getcell("SPECTRAL_WINDOW_ID", ddid))
-    return (f"{NCHAN} unflagged visibilities or weights are NaN/inf (field {field}, spw {spw}); "
+    return (f"{NCHAN} unflagged visibilities are NaN/inf (field {field}, spw {spw}); "
             "flag them before imaging")
 
 

@@ -1,10 +1,10 @@
 """Dirty image and point-spread function from Measurement Set datasets, as a dask graph.
 
-Flow: each row chunk of each (field, spw) dataset becomes a *prepared block* (Stokes I weighted
-visibilities re-phased to the image centre). A first, small computation reduces per-block
-summaries (counts, max |w|, mean time) and, for uniform/Briggs weighting, the weight-density
-grid; these fix the gridding plan and the Briggs constant. The image graph then grids blocks
-layer by layer:
+Flow: a first, small computation reads only flags, weights, UVW and TIME of every row chunk
+and reduces their summaries (counts, max |w|, mean time) and, for uniform/Briggs weighting, the
+weight-density grid; these fix the gridding plan and the Briggs constant. The image graph then
+makes each row chunk a *prepared block* (Stokes I weighted visibilities re-phased to the image
+centre, imaging-weighted and gathered in gridding order) and grids the blocks layer by layer:
 
 * for each w-layer, the blocks are split into ``accumulators`` chains; each chain grids its blocks
   one after the other into one (G, G) grid (two with the first-order Fresnel correction;
@@ -41,7 +41,9 @@ from vlassdask.imaging.operator import (
 from vlassdask.imaging.visibilities import (
     parallel_hand_indices,
     rotate_phase_center,
+    rotate_uvw,
     stokes_i_block,
+    stokes_i_weights,
 )
 from vlassdask.imaging.weighting import WeightingScheme, add_density, imaging_weight_factors
 from vlassdask.imaging.wplan import GridPlan, plan_gridding
@@ -56,6 +58,16 @@ class Block(NamedTuple):
     freq: np.ndarray  # float64 (chan,) Hz
     vis: np.ndarray  # complex64 (row, chan): w1 V1 + w2 V2
     wsum: np.ndarray  # float32 (row, chan): w1 + w2
+
+
+class Meta(NamedTuple):
+    """Weights and geometry of one row chunk (no visibilities read): the first pass."""
+
+    uvw: np.ndarray  # float64 (row, 3) metres, re-phased
+    freq: np.ndarray  # float64 (chan,) Hz
+    wsum: np.ndarray  # float32 (row, chan): w1 + w2, zero where unusable
+    counts: np.ndarray  # int64 [total, unflagged, zero weight]
+    time: np.ndarray  # float64 (row,) MJD seconds
 
 
 class Summary(NamedTuple):
@@ -78,8 +90,9 @@ class DirtyImage:
     ----------
     dirty, psf
         dask arrays float32 (nx, ny), indexed [x, y] (l decreasing along x); psf may be None.
-    sum_of_weights
-        Sum of the imaging weights of all gridded visibilities (both hands).
+    totals
+        dask Delayed (sum of the imaging weights of all gridded visibilities, number of
+        visibilities off the grid); see :meth:`compute_totals` and :attr:`sum_of_weights`.
     grid_correction
         (psi_l (nx,), psi_m (ny,)): the anti-aliasing correction the images were divided by.
     plan
@@ -89,19 +102,35 @@ class DirtyImage:
     frequency_hz, time_mjd
         Weighted mean frequency and mean time (MJD days) of the data.
     counts
-        total, unflagged, zero_weight and off_grid (baselines too long for the cell size: not
-        gridded and not counted in the weights) visibilities (row x channel).
+        total, unflagged, zero_weight and (after :meth:`compute_totals`) off_grid (baselines too
+        long for the cell size: not gridded and not counted in the weights) visibilities.
     """
 
     dirty: da.Array
     psf: da.Array | None
-    sum_of_weights: float
+    totals: object
     grid_correction: tuple[np.ndarray, np.ndarray]
     plan: GridPlan
     phase_center_rad: tuple[float, float]
     frequency_hz: float
     time_mjd: float
     counts: dict[str, int] = field(default_factory=dict)
+    _totals_value: tuple[float, int] | None = None
+
+    def compute_totals(self) -> tuple[float, int]:
+        """(sum of weights, visibilities off the grid), computed once; also sets
+        ``counts["off_grid"]``. Cheap after the images were persisted together with
+        :attr:`totals` (as :func:`vlassdask.products.dirty.make_dirty_product` does)."""
+        if self._totals_value is None:
+            (totals,) = dask.compute(self.totals)
+            self._totals_value = (float(totals[0]), int(totals[1]))
+            self.counts["off_grid"] = self._totals_value[1]
+        return self._totals_value
+
+    @property
+    def sum_of_weights(self) -> float:
+        """Sum of the imaging weights of all gridded visibilities (both hands)."""
+        return self.compute_totals()[0]
 
 
 def image_phase_center(datasets: list[xr.Dataset]) -> tuple[float, float]:
@@ -120,16 +149,20 @@ def _prepare(data, flag, weight, flag_row, uvw, freq, hands, old, new, label) ->
     return Block(uvw, freq, vis, wsum)
 
 
-def _summarise(block: Block, time: np.ndarray, data, flag, weight, flag_row, hands) -> Summary:
-    _, _, counts = stokes_i_block(data, flag, weight, flag_row, hands=hands)
-    used = block.wsum > 0
-    rows = used.any(axis=1)
-    scale = block.freq.max() / SPEED_OF_LIGHT
-    w_max = float(np.abs(block.uvw[rows, 2]).max() * scale) if rows.any() else 0.0
-    uv_max = float(np.abs(block.uvw[rows, :2]).max() * scale) if rows.any() else 0.0
-    return Summary(counts, w_max, uv_max, float(np.sum(time)), int(time.size),
-                   float(block.wsum.sum(dtype=np.float64)),
-                   float((block.wsum * block.freq[None, :]).sum(dtype=np.float64)))
+def _meta(flag, weight, flag_row, uvw, time, freq, hands, old, new, label) -> Meta:
+    wsum, counts = stokes_i_weights(flag, weight, flag_row, hands=hands, label=label)
+    return Meta(rotate_uvw(np.asarray(uvw, dtype=np.float64), old, new), freq, wsum, counts,
+                np.asarray(time, dtype=np.float64))
+
+
+def _summarise(meta: Meta) -> Summary:
+    rows = (meta.wsum > 0).any(axis=1)
+    scale = meta.freq.max() / SPEED_OF_LIGHT
+    w_max = float(np.abs(meta.uvw[rows, 2]).max() * scale) if rows.any() else 0.0
+    uv_max = float(np.abs(meta.uvw[rows, :2]).max() * scale) if rows.any() else 0.0
+    return Summary(meta.counts, w_max, uv_max, float(np.sum(meta.time)), int(meta.time.size),
+                   float(meta.wsum.sum(dtype=np.float64)),
+                   float((meta.wsum * meta.freq[None, :]).sum(dtype=np.float64)))
 
 
 def _merge(*parts: Summary) -> Summary:
@@ -159,8 +192,8 @@ def _chains(items: list, n: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _density_step(acc, block: Block, scheme: WeightingScheme):
-    return add_density(acc, block.uvw, block.freq, block.wsum, scheme)
+def _density_step(acc, meta: Meta, scheme: WeightingScheme):
+    return add_density(acc, meta.uvw, meta.freq, meta.wsum, scheme)
 
 
 def _sum_arrays(*arrays):
@@ -175,27 +208,26 @@ def _sum_arrays(*arrays):
 
 def _blocks_of(datasets: list[xr.Dataset], config: ImagingConfig, weight_column: str,
                center: tuple[float, float]) -> tuple[list, list]:
-    """Delayed prepared blocks and their summaries, one per row chunk of every dataset."""
-    blocks, summaries = [], []
+    """Delayed per-chunk first-pass metadata (no DATA read) and prepared blocks (with DATA)."""
+    metas, blocks = [], []
     for ds in datasets:
         hands = parallel_hand_indices(list(ds.attrs["corr_types"]))
         freq = np.asarray(ds.chan_freq.values, dtype=np.float64)
         label = f"(field {ds.attrs['FIELD_ID']}, spw {ds.attrs.get('spw_id', '?')})"
-        has_flag_row = "FLAG_ROW" in ds
-        parts = [ds[config.data_column].data, ds.FLAG.data, ds[weight_column].data]
-        parts = [p.rechunk({i: -1 for i in range(1, p.ndim)}).to_delayed().reshape(-1)
-                 for p in parts]
+        old = tuple(ds.attrs["phase_center_rad"])
+        data, flag, weight = [p.rechunk({i: -1 for i in range(1, p.ndim)}).to_delayed()
+                              .reshape(-1) for p in (ds[config.data_column].data, ds.FLAG.data,
+                                                     ds[weight_column].data)]
         uvw = ds.UVW.data.rechunk({1: -1}).to_delayed().reshape(-1)
         time = ds.TIME.data.to_delayed().reshape(-1)
-        flag_row = ds.FLAG_ROW.data.to_delayed().reshape(-1) if has_flag_row else \
+        flag_row = ds.FLAG_ROW.data.to_delayed().reshape(-1) if "FLAG_ROW" in ds else \
             [None] * len(uvw)
         for k in range(len(uvw)):
-            args = (parts[0][k], parts[1][k], parts[2][k], flag_row[k])
-            block = dask.delayed(_prepare)(*args, uvw[k], freq, hands,
-                                           tuple(ds.attrs["phase_center_rad"]), center, label)
-            blocks.append(block)
-            summaries.append(dask.delayed(_summarise)(block, time[k], *args, hands))
-    return blocks, summaries
+            metas.append(dask.delayed(_meta)(flag[k], weight[k], flag_row[k], uvw[k], time[k],
+                                             freq, hands, old, center, label))
+            blocks.append(dask.delayed(_prepare)(data[k], flag[k], weight[k], flag_row[k],
+                                                 uvw[k], freq, hands, old, center, label))
+    return metas, blocks
 
 
 def _check_summary(summary: Summary) -> None:
@@ -239,13 +271,17 @@ def _add_layer(image, grid, plan: GridPlan, layer: int, threads: int):
     return image
 
 
-def _finish(image, plan: GridPlan, sumwt: float) -> np.ndarray:
+def _finish(image, plan: GridPlan, totals: tuple[float, int]) -> np.ndarray:
+    sumwt = totals[0]
+    if sumwt <= 0:
+        raise InputError("the imaging weights sum to zero (all data off the grid, tapered or "
+                         "weighted out: check --cell)")
     if image is None:
         image = np.zeros((plan.nx, plan.ny), dtype=np.float64)
     return (apply_grid_correction(image, plan) / sumwt).astype(np.float32)
 
 
-def _image_graph(weighted: list, plan, plan_d, sumwt, config: ImagingConfig, psf: bool, after):
+def _image_graph(weighted: list, plan, plan_d, totals, config: ImagingConfig, psf: bool, after):
     image = None
     for layer in range(plan.n_layers):
         accs = []
@@ -258,7 +294,7 @@ def _image_graph(weighted: list, plan, plan_d, sumwt, config: ImagingConfig, psf
         grid = dask.delayed(_sum_arrays)(*accs)
         image = dask.delayed(_add_layer)(image, grid, plan_d, layer, config.fft_threads)
         after = image
-    return dask.delayed(_finish)(image, plan_d, sumwt)
+    return dask.delayed(_finish)(image, plan_d, totals)
 
 
 def make_dirty_image(
@@ -299,42 +335,36 @@ def make_dirty_image(
     nx, ny = config.imsize
     scheme = WeightingScheme(config.weighting, config.robust, config.taper_arcsec, (nx, ny),
                              config.cell_rad)
-    blocks, summaries = _blocks_of(datasets, config, weight_column, center)
-    summary_d = _tree(summaries, _merge)
-    density_d = None
-    if scheme.needs_density:
-        density_d = _density_graph(blocks, scheme, config.accumulators)
+    metas, blocks = _blocks_of(datasets, config, weight_column, center)
+    summary_d = _tree([dask.delayed(_summarise)(m) for m in metas], _merge)
+    density_d = _density_graph(metas, scheme, config.accumulators) if scheme.needs_density \
+        else None
     summary, density = dask.compute(summary_d, density_d)
     _check_summary(summary)
     f2 = scheme.briggs_f2(density, summary.weight_sum) if density is not None else 0.0
-    n_vis = int(summary.counts[1])
     plan = plan_gridding(nx, ny, config.cell_rad, summary.w_max, epsilon=config.epsilon,
                          padding=config.padding, gridder=config.effective_gridder,
-                         n_layers=config.w_layers, support=config.support, n_vis=n_vis,
-                         w_planes=config.w_planes)
+                         n_layers=config.w_layers, support=config.support,
+                         n_vis=int(summary.counts[1]), w_planes=config.w_planes)
     plan_d = _shared(plan)
     density_key = _shared(density) if density is not None else None
     weighted = [dask.delayed(_weight)(b, density_key, scheme, f2, plan_d) for b in blocks]
     totals_d = _tree([dask.delayed(_totals_of)(w) for w in weighted], _add_pairs)
-    sumwt, n_off_grid = dask.compute(totals_d)[0]
-    if sumwt <= 0:
-        raise InputError("the imaging weights sum to zero (all data off the grid, tapered or "
-                         "weighted out: check --cell)")
-    dirty_d = _image_graph(weighted, plan, plan_d, sumwt, config, psf=False, after=None)
-    psf_d = _image_graph(weighted, plan, plan_d, sumwt, config, psf=True, after=dirty_d) \
+    dirty_d = _image_graph(weighted, plan, plan_d, totals_d, config, psf=False, after=None)
+    psf_d = _image_graph(weighted, plan, plan_d, totals_d, config, psf=True, after=dirty_d) \
         if config.make_psf else None
     shape = (nx, ny)
     return DirtyImage(
         dirty=da.from_delayed(dirty_d, shape, dtype=np.float32),
         psf=da.from_delayed(psf_d, shape, dtype=np.float32) if psf_d is not None else None,
-        sum_of_weights=sumwt,
+        totals=totals_d,
         grid_correction=plan.grid_correction(),
         plan=plan,
         phase_center_rad=(float(center[0]), float(center[1])),
         frequency_hz=summary.weighted_freq / summary.weight_sum,
         time_mjd=summary.time_sum / max(summary.n_rows, 1) / 86400.0,
         counts={"total": int(summary.counts[0]), "unflagged": int(summary.counts[1]),
-                "zero_weight": int(summary.counts[2]), "off_grid": int(n_off_grid)},
+                "zero_weight": int(summary.counts[2])},
     )
 
 
@@ -358,11 +388,11 @@ def _add_pairs(*pairs: tuple[float, int]) -> tuple[float, int]:
     return float(sum(p[0] for p in pairs)), int(sum(p[1] for p in pairs))
 
 
-def _density_graph(blocks: list, scheme: WeightingScheme, accumulators: int):
+def _density_graph(metas: list, scheme: WeightingScheme, accumulators: int):
     accs = []
-    for chain in _chains(blocks, accumulators):
+    for chain in _chains(metas, accumulators):
         acc = None
-        for block in chain:
-            acc = dask.delayed(_density_step)(acc, block, scheme)
+        for meta in chain:
+            acc = dask.delayed(_density_step)(acc, meta, scheme)
         accs.append(acc)
     return dask.delayed(_sum_arrays)(*accs)

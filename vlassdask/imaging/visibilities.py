@@ -70,31 +70,70 @@ def stokes_i_block(
     InputError
         If an unflagged visibility or weight is not finite.
     """
+    w1, w2, ok = _hands(flag, weight, flag_row, hands)
+    d1, d2 = data[..., hands[0]], data[..., hands[1]]
+    bad = ok & ~(np.isfinite(d1) & np.isfinite(d2))
+    if bad.any():
+        raise InputError(f"{int(bad.sum())} unflagged visibilities are NaN/inf {label}; flag them "
+                         "before imaging")
+    wsum, counts = _weight_sum(w1, w2, ok, label)
+    vis = np.where(ok, w1 * d1 + w2 * d2, 0).astype(np.complex64)
+    return vis, wsum, counts
+
+
+def _hands(flag, weight, flag_row, hands):
+    """Weights (float32 (row, chan)) of the two hands and where both are usable."""
     i1, i2 = hands
     if weight.ndim == 2:
         weight = weight[:, None, :]
-    w1 = np.broadcast_to(weight[..., i1], data.shape[:2]).astype(np.float32)
-    w2 = np.broadcast_to(weight[..., i2], data.shape[:2]).astype(np.float32)
+    w1 = np.broadcast_to(weight[..., i1], flag.shape[:2]).astype(np.float32)
+    w2 = np.broadcast_to(weight[..., i2], flag.shape[:2]).astype(np.float32)
     ok = ~(flag[..., i1] | flag[..., i2])
     if flag_row is not None:
         ok &= ~flag_row[:, None]
-    d1, d2 = data[..., i1], data[..., i2]
-    bad = ok & ~(np.isfinite(d1) & np.isfinite(d2) & np.isfinite(w1) & np.isfinite(w2))
+    return w1, w2, ok
+
+
+def _weight_sum(w1, w2, ok, label):
+    bad = ok & ~(np.isfinite(w1) & np.isfinite(w2))
     if bad.any():
-        raise InputError(f"{int(bad.sum())} unflagged visibilities or weights are NaN/inf "
-                         f"{label}; flag them before imaging")
+        raise InputError(f"{int(bad.sum())} unflagged weights are NaN/inf {label}")
     wsum = np.where(ok, w1 + w2, np.float32(0))
-    vis = np.where(ok, w1 * d1 + w2 * d2, 0).astype(np.complex64)
-    counts = np.array([ok.size, int(ok.sum()), int((ok & (wsum <= 0)).sum())], dtype=np.int64)
     if (wsum < 0).any():
         raise InputError(f"negative weights in the data {label}")
-    return vis, wsum, counts
+    counts = np.array([ok.size, int(ok.sum()), int((ok & (wsum <= 0)).sum())], dtype=np.int64)
+    return wsum, counts
+
+
+def stokes_i_weights(
+    flag: np.ndarray,
+    weight: np.ndarray,
+    flag_row: np.ndarray | None,
+    *,
+    hands: tuple[int, int],
+    label: str = "",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Stokes I weights and counts of one row chunk, without reading the visibilities.
+
+    Returns ``wsum`` (float32 (row, chan)) and ``counts`` as :func:`stokes_i_block` does.
+    """
+    w1, w2, ok = _hands(flag, weight, flag_row, hands)
+    return _weight_sum(w1, w2, ok, label)
 
 
 def uvw_basis(ra: float, dec: float) -> np.ndarray:
     """Rows: the unit vectors of u (east), v (north), w (towards ra, dec) in ICRS cartesian."""
     sa, ca, sd, cd = np.sin(ra), np.cos(ra), np.sin(dec), np.cos(dec)
     return np.array([[-sa, ca, 0.0], [-sd * ca, -sd * sa, cd], [cd * ca, cd * sa, sd]])
+
+
+def rotate_uvw(
+    uvw: np.ndarray, old_center: tuple[float, float], new_center: tuple[float, float]
+) -> np.ndarray:
+    """uvw (row, 3) of the same baselines about ``new_center``: R(new) R(old)^T uvw."""
+    if np.allclose(old_center, new_center, rtol=0, atol=1e-13):
+        return uvw
+    return uvw @ (uvw_basis(*new_center) @ uvw_basis(*old_center).T).T
 
 
 def rotate_phase_center(
@@ -118,7 +157,6 @@ def rotate_phase_center(
     """
     if np.allclose(old_center, new_center, rtol=0, atol=1e-13):
         return uvw, vis
-    rot = uvw_basis(*new_center) @ uvw_basis(*old_center).T
-    new = uvw @ rot.T
+    new = rotate_uvw(uvw, old_center, new_center)
     dw = (uvw[:, 2] - new[:, 2])[:, None] * (freq[None, :] / SPEED_OF_LIGHT)
     return new, (vis * np.exp(2j * np.pi * dw)).astype(vis.dtype)
