@@ -75,7 +75,6 @@ class Summary(NamedTuple):
 
     counts: np.ndarray  # int64 [total, unflagged, zero weight]
     w_max: float  # wavelengths
-    uv_max: float  # wavelengths
     time_sum: float  # MJD seconds, summed over rows
     n_rows: int
     weight_sum: float
@@ -159,8 +158,7 @@ def _summarise(meta: Meta) -> Summary:
     rows = (meta.wsum > 0).any(axis=1)
     scale = meta.freq.max() / SPEED_OF_LIGHT
     w_max = float(np.abs(meta.uvw[rows, 2]).max() * scale) if rows.any() else 0.0
-    uv_max = float(np.abs(meta.uvw[rows, :2]).max() * scale) if rows.any() else 0.0
-    return Summary(meta.counts, w_max, uv_max, float(np.sum(meta.time)), int(meta.time.size),
+    return Summary(meta.counts, w_max, float(np.sum(meta.time)), int(meta.time.size),
                    float(meta.wsum.sum(dtype=np.float64)),
                    float((meta.wsum * meta.freq[None, :]).sum(dtype=np.float64)))
 
@@ -169,7 +167,6 @@ def _merge(*parts: Summary) -> Summary:
     return Summary(
         np.sum([p.counts for p in parts], axis=0),
         max(p.w_max for p in parts),
-        max(p.uv_max for p in parts),
         sum(p.time_sum for p in parts),
         sum(p.n_rows for p in parts),
         sum(p.weight_sum for p in parts),

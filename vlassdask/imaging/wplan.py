@@ -87,13 +87,6 @@ class GridPlan:
             return np.zeros(1)
         return (np.arange(self.n_layers) + 0.5) * self.layer_width
 
-    def layer_index(self, w_abs: np.ndarray) -> np.ndarray:
-        """Layer of each |w| (wavelengths); int32 array of the same shape."""
-        if not self.w_projection or self.n_layers == 1:
-            return np.zeros(np.shape(w_abs), dtype=np.int32)
-        idx = np.floor(np.asarray(w_abs) / self.layer_width).astype(np.int32)
-        return np.clip(idx, 0, self.n_layers - 1)
-
     def grid_correction(self) -> tuple[np.ndarray, np.ndarray]:
         """psi along l (x pixels) and m (y pixels): the factors the image is divided by."""
         gx = self.kernel.correction((np.arange(self.nx) - self.nx // 2) / self.ngrid)

@@ -43,10 +43,6 @@ class MeasurementSet:
     data_column: str
     weight_column: str
 
-    @property
-    def field_ids(self) -> list[int]:
-        return sorted({int(ds.attrs["FIELD_ID"]) for ds in self.datasets})
-
 
 def _table_columns(path: Path) -> tuple[list[str], list[str]]:
     from casacore.tables import table

@@ -17,8 +17,6 @@ from vlassdask.survey.site import VLA_SITE
 VLA_LONGITUDE_DEG = VLA_SITE.lon_deg
 VLA_LATITUDE_DEG = VLA_SITE.lat_deg
 VLA_HEIGHT_M = VLA_SITE.height_m
-#: VLA array reference position, ITRF XYZ metres.
-VLA_ITRF_XYZ_M = (-1601156.673, -5041988.986, 3554879.237)
 TELESCOPE_NAME = "VLA"
 
 
