@@ -84,10 +84,11 @@ def as_datasets(uvw: np.ndarray, freq: np.ndarray, vis: np.ndarray, chunks: int)
             "WEIGHT": (("row", "corr"), np.full((nrow, 4), 0.5, np.float32)),
             "UVW": (("row", "uvw"), uvw),
             "TIME": (("row",), np.zeros(nrow)),
+            "FIELD_ID": (("row",), np.zeros(nrow, np.int32)),
         },
         coords={"chan_freq": ("chan", freq)},
-        attrs={"FIELD_ID": 0, "DATA_DESC_ID": 0, "phase_center_rad": (math.radians(150.0),
-               math.radians(-22.0)), "corr_types": [5, 6, 7, 8], "spw_id": 0},
+        attrs={"DATA_DESC_ID": 0, "field_ids": [0], "corr_types": [5, 6, 7, 8], "spw_id": 0,
+               "field_phase_centers_rad": [[math.radians(150.0), math.radians(-22.0)]]},
     ).chunk({"row": chunks})
     return [ds]
 

@@ -133,25 +133,50 @@ class DirtyImage:
 
 
 def image_phase_center(datasets: list[xr.Dataset]) -> tuple[float, float]:
-    """Centre of the fields' phase centres (mean direction), in radians."""
-    vecs = []
-    for ds in datasets:
-        ra, dec = ds.attrs["phase_center_rad"]
-        vecs.append([math.cos(dec) * math.cos(ra), math.cos(dec) * math.sin(ra), math.sin(dec)])
-    x, y, z = np.mean(vecs, axis=0)
+    """Centre of the selected fields' phase centres (mean direction), in radians."""
+    ds = datasets[0]
+    centers = np.asarray(ds.attrs["field_phase_centers_rad"], dtype=np.float64)
+    ra, dec = centers[list(ds.attrs["field_ids"])].T
+    x, y, z = (np.cos(dec) * np.cos(ra)).mean(), (np.cos(dec) * np.sin(ra)).mean(), \
+        np.sin(dec).mean()
     return float(math.atan2(y, x) % (2 * math.pi)), float(math.atan2(z, math.hypot(x, y)))
 
 
-def _prepare(data, flag, weight, flag_row, uvw, freq, hands, old, new, label) -> Block:
-    vis, wsum, _ = stokes_i_block(data, flag, weight, flag_row, hands=hands, label=label)
-    uvw, vis = rotate_phase_center(np.asarray(uvw, dtype=np.float64), vis, freq, old, new)
-    return Block(uvw, freq, vis, wsum)
+def _by_field(field_id: np.ndarray):
+    """(field, rows) for each field in a chunk; rows is a slice when the chunk has one field."""
+    fields = np.unique(field_id)
+    if fields.size == 1:
+        return [(int(fields[0]), slice(None))]
+    return [(int(f), field_id == f) for f in fields]
 
 
-def _meta(flag, weight, flag_row, uvw, time, freq, hands, old, new, label) -> Meta:
-    wsum, counts = stokes_i_weights(flag, weight, flag_row, hands=hands, label=label)
-    return Meta(rotate_uvw(np.asarray(uvw, dtype=np.float64), old, new), freq, wsum, counts,
-                np.asarray(time, dtype=np.float64))
+def _prepare(data, flag, weight, flag_row, uvw, field_id, freq, hands, centers, new,
+             spw) -> Block:
+    uvw = np.asarray(uvw, dtype=np.float64)
+    out_uvw = np.empty_like(uvw)
+    vis = np.empty(flag.shape[:2], dtype=np.complex64)
+    wsum = np.empty(flag.shape[:2], dtype=np.float32)
+    for f, rows in _by_field(field_id):
+        v, w, _ = stokes_i_block(data[rows], flag[rows], weight[rows],
+                                 None if flag_row is None else flag_row[rows], hands=hands,
+                                 label=f"(field {f}, spw {spw})")
+        out_uvw[rows], vis[rows] = rotate_phase_center(uvw[rows], v, freq, tuple(centers[f]), new)
+        wsum[rows] = w
+    return Block(out_uvw, freq, vis, wsum)
+
+
+def _meta(flag, weight, flag_row, uvw, time, field_id, freq, hands, centers, new, spw) -> Meta:
+    uvw = np.asarray(uvw, dtype=np.float64)
+    out_uvw = np.empty_like(uvw)
+    wsum = np.empty(flag.shape[:2], dtype=np.float32)
+    counts = np.zeros(3, dtype=np.int64)
+    for f, rows in _by_field(field_id):
+        wsum[rows], c = stokes_i_weights(flag[rows], weight[rows],
+                                         None if flag_row is None else flag_row[rows],
+                                         hands=hands, label=f"(field {f}, spw {spw})")
+        out_uvw[rows] = rotate_uvw(uvw[rows], tuple(centers[f]), new)
+        counts += c
+    return Meta(out_uvw, freq, wsum, counts, np.asarray(time, dtype=np.float64))
 
 
 def _summarise(meta: Meta) -> Summary:
@@ -210,20 +235,22 @@ def _blocks_of(datasets: list[xr.Dataset], config: ImagingConfig, weight_column:
     for ds in datasets:
         hands = parallel_hand_indices(list(ds.attrs["corr_types"]))
         freq = np.asarray(ds.chan_freq.values, dtype=np.float64)
-        label = f"(field {ds.attrs['FIELD_ID']}, spw {ds.attrs.get('spw_id', '?')})"
-        old = tuple(ds.attrs["phase_center_rad"])
+        centers = np.asarray(ds.attrs["field_phase_centers_rad"], dtype=np.float64)
+        spw = ds.attrs.get("spw_id", "?")
         data, flag, weight = [p.rechunk({i: -1 for i in range(1, p.ndim)}).to_delayed()
                               .reshape(-1) for p in (ds[config.data_column].data, ds.FLAG.data,
                                                      ds[weight_column].data)]
         uvw = ds.UVW.data.rechunk({1: -1}).to_delayed().reshape(-1)
         time = ds.TIME.data.to_delayed().reshape(-1)
+        field_id = ds.FIELD_ID.data.to_delayed().reshape(-1)
         flag_row = ds.FLAG_ROW.data.to_delayed().reshape(-1) if "FLAG_ROW" in ds else \
             [None] * len(uvw)
         for k in range(len(uvw)):
             metas.append(dask.delayed(_meta)(flag[k], weight[k], flag_row[k], uvw[k], time[k],
-                                             freq, hands, old, center, label))
+                                             field_id[k], freq, hands, centers, center, spw))
             blocks.append(dask.delayed(_prepare)(data[k], flag[k], weight[k], flag_row[k],
-                                                 uvw[k], freq, hands, old, center, label))
+                                                 uvw[k], field_id[k], freq, hands, centers,
+                                                 center, spw))
     return metas, blocks
 
 
@@ -302,8 +329,9 @@ def make_dirty_image(
     Parameters
     ----------
     datasets
-        dask-ms datasets with ``chan_freq`` coordinates and ``phase_center_rad``/``corr_types``
-        attrs (as :func:`vlassdask.io.ms_read.open_measurement_set` returns them).
+        dask-ms datasets (one per spectral window) with a per-row FIELD_ID, ``chan_freq``
+        coordinates and ``field_phase_centers_rad``/``field_ids``/``corr_types`` attrs (as
+        :func:`vlassdask.io.ms_read.open_measurement_set` returns them).
     config
         Imaging parameters.
     weight_column

@@ -1,10 +1,16 @@
 """Open a Measurement Set with dask-ms and attach what imaging needs from its subtables.
 
-The main table is read with ``daskms.xds_from_ms`` grouped by FIELD_ID and DATA_DESC_ID and
-chunked by row, exactly as dask-ms returns it; each dataset gets the channel frequencies as a
-``chan`` coordinate (``chan_freq``) and attrs ``phase_center_rad`` (the field's PHASE_DIR),
-``corr_types`` (POLARIZATION CORR_TYPE codes), ``spw_id`` and ``field_name``. Nothing is loaded
-until computed except the (small) subtables.
+The main table is read with ``daskms.xds_from_ms`` grouped by DATA_DESC_ID (one dataset per
+spectral window) and chunked by row, as dask-ms returns it, with FIELD_ID as a per-row column.
+Each dataset gets the channel frequencies as a ``chan`` coordinate (``chan_freq``) and attrs
+``field_phase_centers_rad`` (PHASE_DIR of every FIELD row, radians), ``field_ids`` (the fields
+selected), ``corr_types`` (POLARIZATION CORR_TYPE codes) and ``spw_id``. Nothing is loaded until
+computed except the (small) subtables.
+
+DESIGN.md suggests grouping by FIELD_ID as well. VLASS on-the-fly data have a FIELD row every two
+integrations (thousands per image), which would make thousands of tiny datasets and a graph
+dominated by overhead; rows are therefore grouped by spectral window only and re-phased per field
+inside each chunk.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ class MeasurementSet:
     path
         Location of the MS.
     datasets
-        One xarray Dataset per (FIELD_ID, DATA_DESC_ID) group, dims (row, chan, corr, uvw).
+        One xarray Dataset per DATA_DESC_ID, dims (row, chan, corr, uvw), FIELD_ID per row.
     data_column
         The visibility column read (DATA, CORRECTED_DATA, MODEL_DATA).
     weight_column
@@ -117,25 +123,31 @@ def open_measurement_set(
     dd_spw = _subtable_cells(ms, "DATA_DESCRIPTION", "SPECTRAL_WINDOW_ID")
     dd_pol = _subtable_cells(ms, "DATA_DESCRIPTION", "POLARIZATION_ID")
     corr_types = _subtable_cells(ms, "POLARIZATION", "CORR_TYPE")
-    read = ["UVW", "FLAG", "TIME", data_column, weight_column]
+    read = ["UVW", "FLAG", "TIME", "FIELD_ID", data_column, weight_column]
     if "FLAG_ROW" in columns:
         read.append("FLAG_ROW")
-    groups = xds_from_ms(str(ms), columns=read, group_cols=["FIELD_ID", "DATA_DESC_ID"],
-                         index_cols=["TIME"], chunks={"row": int(row_chunks)})
+    centers = [[float(v) for v in np.asarray(d, dtype=np.float64).reshape(-1, 2)[0]]
+               for d in phase_dirs]
+    field_ids = list(range(len(centers))) if fields is None else sorted(set(fields))
+    unknown = [f for f in field_ids if not 0 <= f < len(centers)]
+    if unknown:
+        raise InputError(f"{ms} has no FIELD row(s) {unknown} (it has {len(centers)})")
+    where = "" if fields is None else f"FIELD_ID IN [{', '.join(map(str, field_ids))}]"
+    groups = xds_from_ms(str(ms), columns=read, group_cols=["DATA_DESC_ID"],
+                         index_cols=["TIME"], chunks={"row": int(row_chunks)}, taql_where=where)
     datasets = []
     for ds in groups:
-        fid, ddid = int(ds.attrs["FIELD_ID"]), int(ds.attrs["DATA_DESC_ID"])
+        ddid = int(ds.attrs["DATA_DESC_ID"])
         spw_id = int(dd_spw[ddid])
-        if (fields is not None and fid not in fields) or (spws is not None and spw_id not in spws):
+        if ds.sizes.get("row", 0) == 0 or (spws is not None and spw_id not in spws):
             continue
-        freq = np.asarray(chan_freq[spw_id], dtype=np.float64)
-        phase_dir = np.asarray(phase_dirs[fid], dtype=np.float64).reshape(-1, 2)[0]
-        ds = ds.assign_coords(chan_freq=("chan", freq))
+        ds = ds.assign_coords(chan_freq=("chan", np.asarray(chan_freq[spw_id], dtype=np.float64)))
         ds.attrs.update(
-            phase_center_rad=(float(phase_dir[0]), float(phase_dir[1])),
+            field_phase_centers_rad=centers,
+            field_ids=field_ids,
+            field_names=[str(n) for n in field_names],
             corr_types=[int(c) for c in corr_types[int(dd_pol[ddid])].ravel()],
             spw_id=spw_id,
-            field_name=str(field_names[fid]),
         )
         datasets.append(ds)
     if not datasets:
