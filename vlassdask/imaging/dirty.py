@@ -4,7 +4,8 @@ Flow: a first, small computation reads only flags, weights, UVW and TIME of ever
 and reduces their summaries (counts, max |w|, mean time) and, for uniform/Briggs weighting, the
 weight-density grid; these fix the gridding plan and the Briggs constant. The image graph then
 makes each row chunk a *prepared block* (Stokes I weighted visibilities, each field's rows
-re-phased to the image centre, imaging-weighted and gathered in gridding order) and grids the blocks layer by layer:
+re-phased to the image centre, imaging-weighted and gathered in gridding order) and grids the
+blocks layer by layer:
 
 * for each w-layer, the blocks are split into ``accumulators`` chains; each chain grids its blocks
   one after the other into one (G, G) grid (two with the first-order Fresnel correction;
