@@ -120,7 +120,7 @@ def make_dirty_product(
         result.psf = persisted[1]
     result.compute_totals()
     ds = _dataset(result, config, ms_path, command)
-    peak = float(np.nanmax(np.abs(ds.SKY.values)))
+    peak = float(abs(ds.SKY).max().compute())  # a reduction over the persisted chunks
     if not math.isfinite(peak):
         raise InputError(f"the dirty image of {ms_path} is not finite")
     write_image_store(ds, store, overwrite=overwrite)
