@@ -21,12 +21,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vlassdask.errors import ConfigError, InputError
+from vlassdask.io.config_files import read_yaml_mapping
 
 DEFAULT_DASHBOARD = "127.0.0.1:0"
 _JOBQUEUE_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster"}
@@ -42,15 +40,10 @@ def load_cluster_spec(path: str | os.PathLike) -> dict[str, Any]:
     ConfigError
         If ``kind`` is unknown.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"cluster spec {p} does not exist")
-    spec = yaml.safe_load(p.read_text())
-    if not isinstance(spec, dict):
-        raise InputError(f"cluster spec {p} is not a YAML mapping")
+    spec = read_yaml_mapping(path, what="cluster spec", error=InputError)
     kind = spec.get("kind", "local")
     if kind not in ("local", *_JOBQUEUE_CLASSES):
-        raise ConfigError(f"cluster spec {p}: unknown kind {kind!r} (local, slurm or pbs)")
+        raise ConfigError(f"cluster spec {path}: unknown kind {kind!r} (local, slurm or pbs)")
     return spec
 
 

@@ -6,9 +6,10 @@ import yaml
 
 from vlassdask.errors import ConfigError, InputError
 from vlassdask.imaging.primary_beam import vla_primary_beam
-from vlassdask.simulate import SimulationConfig, from_dict, load_config, random_sky
+from vlassdask.io.config_files import load_config, load_sky_model
+from vlassdask.simulate import SimulationConfig, from_dict, random_sky
 from vlassdask.simulate.config import to_dict
-from vlassdask.simulate.sky import SKY_COLUMNS, SkyModel, load_sky_model
+from vlassdask.simulate.sky import SKY_COLUMNS, SkyModel
 
 
 @pytest.mark.parametrize(

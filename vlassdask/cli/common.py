@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import dask
 import typer
 from rich.console import Console
 
@@ -18,8 +19,8 @@ SchedulerOption = Annotated[
     str | None,
     typer.Option(
         "--scheduler",
-        help="Address of a running dask scheduler (tcp://host:8786). Default: start an embedded "
-        "LocalCluster.",
+        help="Address of a running dask scheduler (tcp://host:8786), or 'threads' / 'sync' / "
+        "'processes' for dask's local schedulers without a cluster. Default: see the command.",
     ),
 ]
 ClusterOption = Annotated[
@@ -32,6 +33,27 @@ ClusterOption = Annotated[
 OverwriteOption = Annotated[
     bool, typer.Option("--overwrite", help="Replace an existing output product.")
 ]
+
+
+LOCAL_SCHEDULERS = ("threads", "sync", "processes")
+
+
+@contextlib.contextmanager
+def run_on_scheduler(scheduler: str | None, cluster: Path | None, *, default: str = "cluster"):
+    """Run the enclosed dask work on a local scheduler, a scheduler address or a cluster spec.
+
+    ``scheduler`` may be a scheduler address or one of :data:`LOCAL_SCHEDULERS`; with neither it
+    nor ``cluster``, ``default`` decides: ``"cluster"`` (an embedded LocalCluster) or a local
+    scheduler name. Yields the number of worker threads (used as the number of accumulators).
+    """
+    if scheduler is None and cluster is None and default != "cluster":
+        scheduler = default
+    if scheduler in LOCAL_SCHEDULERS:
+        with dask.config.set(scheduler=scheduler):
+            yield 1 if scheduler == "sync" else max(1, (dask.system.CPU_COUNT or 1))
+        return
+    with dask_session(scheduler, cluster) as client:
+        yield max(1, sum(client.nthreads().values()))
 
 
 @contextlib.contextmanager

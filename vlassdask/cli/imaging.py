@@ -9,16 +9,21 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import dask
 import typer
 
-from vlassdask.cli.common import ClusterOption, OverwriteOption, console, dask_session
+from vlassdask.cli.common import (
+    ClusterOption,
+    OverwriteOption,
+    SchedulerOption,
+    console,
+    run_on_scheduler,
+)
 from vlassdask.errors import ConfigError
 from vlassdask.imaging.config import WEIGHTINGS, ImagingConfig
+from vlassdask.io.config_files import read_yaml_mapping
 
 _ANGLE_UNITS = {"arcsec": 1.0, "asec": 1.0, '"': 1.0, "arcmin": 60.0, "amin": 60.0, "'": 60.0,
                 "deg": 3600.0, "mas": 1e-3, "": 1.0}
-LOCAL_SCHEDULERS = ("threads", "sync", "processes")
 
 
 def parse_angle_arcsec(text: str) -> float:
@@ -47,20 +52,6 @@ def parse_phase_center(text: str) -> tuple[float, float]:
     except ValueError as exc:
         raise ConfigError(f"cannot read the phase centre {text!r}: {exc}") from exc
     return float(coord.ra.deg), float(coord.dec.deg)
-
-
-@contextlib.contextmanager
-def run_on_scheduler(scheduler: str | None, cluster: Path | None):
-    """Run the enclosed dask work on a local scheduler, a scheduler address or a cluster spec.
-
-    Yields the number of worker threads (used as the number of grid accumulators).
-    """
-    if scheduler in LOCAL_SCHEDULERS:
-        with dask.config.set(scheduler=scheduler):
-            yield 1 if scheduler == "sync" else max(1, (dask.system.CPU_COUNT or 1))
-        return
-    with dask_session(scheduler, cluster) as client:
-        yield max(1, sum(client.nthreads().values()))
 
 
 def image(
@@ -111,10 +102,7 @@ def image(
     preview: Annotated[Path | None, typer.Option(
         "--preview", help="Also write a PNG preview here (default: <out stem>.png).")] = None,
     no_preview: Annotated[bool, typer.Option("--no-preview", help="Write no PNG preview.")] = False,
-    scheduler: Annotated[str | None, typer.Option(
-        "--scheduler", help="Running dask scheduler address (tcp://host:8786), or 'threads' / "
-        "'sync' for dask's local schedulers without a cluster. Default: embedded LocalCluster.")
-    ] = None,
+    scheduler: SchedulerOption = None,
     cluster: ClusterOption = None,
     overwrite: OverwriteOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")
@@ -123,11 +111,14 @@ def image(
     """Make a dirty image and PSF of a Measurement Set and write them to a Zarr store.
 
     The default gridding is automatic: w-projection (within w-layers) when the w-term exceeds the
-    requested accuracy anywhere in the field, plain 2-D gridding otherwise.
+    requested accuracy anywhere in the field, plain 2-D gridding otherwise. Runs on an embedded
+    LocalCluster unless --scheduler or --cluster says otherwise.
     """
     from vlassdask.products.dirty import make_dirty_product
 
-    base = ImagingConfig.from_yaml(config) if config else ImagingConfig()
+    base = ImagingConfig.from_mapping(
+        read_yaml_mapping(config, what="imaging configuration").get("imaging") or {}
+    ) if config else ImagingConfig()
     if imsize is not None and len(imsize) not in (1, 2):
         raise ConfigError("--imsize takes one or two values")
     cfg = base.replace(

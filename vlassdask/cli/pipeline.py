@@ -10,8 +10,13 @@ from typing import Annotated
 
 import typer
 
-from vlassdask.cli.common import ClusterOption, OverwriteOption, console
-from vlassdask.cli.imaging import run_on_scheduler
+from vlassdask.cli.common import (
+    ClusterOption,
+    OverwriteOption,
+    SchedulerOption,
+    console,
+    run_on_scheduler,
+)
 
 
 def run(
@@ -19,13 +24,14 @@ def run(
         help="Pipeline YAML with simulate, sky and imaging sections (pipelines/end_to_end.yaml).")],
     out: Annotated[Path, typer.Option("--out", help="Output directory (obs.ms, dirty.zarr, "
                                       "dirty.fits, dirty.png).")] = Path("demo-output"),
-    scheduler: Annotated[str | None, typer.Option(
-        "--scheduler", help="Running dask scheduler address, or 'threads' / 'sync'. Default: an "
-        "embedded LocalCluster.")] = None,
+    scheduler: SchedulerOption = None,
     cluster: ClusterOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Simulate a small VLASS-like observation, image it, write Zarr + FITS + a PNG preview."""
+    """Simulate a small VLASS-like observation, image it, write Zarr + FITS + a PNG preview.
+
+    Runs on an embedded LocalCluster unless --scheduler or --cluster says otherwise.
+    """
     from vlassdask.products.end_to_end import run_end_to_end
 
     with run_on_scheduler(scheduler, cluster), contextlib.redirect_stdout(sys.stderr):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
-import dask
 import typer
 
 from vlassdask.cli.common import (
@@ -16,17 +14,19 @@ from vlassdask.cli.common import (
     OverwriteOption,
     SchedulerOption,
     console,
-    dask_session,
+    run_on_scheduler,
 )
 from vlassdask.errors import ConfigError, InputError
+from vlassdask.io.config_files import load_sky_model, read_simulation_file
 from vlassdask.products.simulation import simulate_observation
-from vlassdask.simulate.config import from_dict, read_config_file
-from vlassdask.simulate.sky import load_sky_model, random_sky, sky_from_records
+from vlassdask.simulate.config import from_dict
+from vlassdask.simulate.sky import random_sky, sky_from_records
 
 _HELP = """Simulate a VLASS observation (VLA B configuration, 2-4 GHz, RR/RL/LR/LL) and write it as
 a Measurement Set. Visibilities are exact direct Fourier sums (w-term and VLA primary beam
 included) of a sky model, plus seeded thermal noise and flags. Options override the --config
-file, which overrides the defaults. See docs/simulate.md."""
+file, which overrides the defaults. Runs on dask's threaded scheduler unless --scheduler or
+--cluster says otherwise. See docs/simulate.md."""
 
 
 def parse_hour_angle(text: str) -> float:
@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
         scheduler: SchedulerOption = None,
         cluster: ClusterOption = None,
     ) -> None:
-        file_values = read_config_file(config) if config else {"simulate": {}, "sky": None}
+        file_values = read_simulation_file(config) if config else {"simulate": {}, "sky": None}
         options = {
             "ra_deg": ra,
             "dec_deg": dec,
@@ -259,18 +259,7 @@ def register(app: typer.Typer) -> None:
                 seed=sim_config.seed,
             )
         started = time.perf_counter()
-        with _scheduler(scheduler, cluster):
+        with run_on_scheduler(scheduler, cluster, default="threads"):
             with console.status(f"simulating {len(sky_model)} sources into {out}"):
                 path = simulate_observation(sim_config, sky_model, out, overwrite=overwrite)
         console.print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
-
-
-@contextlib.contextmanager
-def _scheduler(scheduler: str | None, cluster: Path | None):
-    """A dask client when asked for, else the local threaded scheduler."""
-    if scheduler is None and cluster is None:
-        with dask.config.set(scheduler="threads"):
-            yield
-        return
-    with dask_session(scheduler, cluster):
-        yield

@@ -1,15 +1,15 @@
-"""Typed configuration of the imaging step (``imaging:`` section of a pipeline YAML)."""
+"""Typed configuration of the imaging step (``imaging:`` section of a pipeline YAML).
+
+Files are read by :mod:`vlassdask.io.config_files`; this module validates the mapping.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from vlassdask.errors import ConfigError
 
@@ -78,7 +78,6 @@ class ImagingConfig:
     accumulators: int = 1
     fft_threads: int = 1
     make_psf: bool = True
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         nx, ny = self.imsize
@@ -114,14 +113,12 @@ class ImagingConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (for provenance)."""
-        out = dataclasses.asdict(self)
-        out.pop("extra")
-        return out
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> ImagingConfig:
         """Build from a mapping (e.g. a YAML section), rejecting unknown keys."""
-        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(mapping) - names
         if unknown:
             raise ConfigError(f"unknown imaging option(s): {', '.join(sorted(unknown))}")
@@ -135,17 +132,6 @@ class ImagingConfig:
             return cls(**values)
         except TypeError as exc:
             raise ConfigError(f"bad imaging configuration: {exc}") from exc
-
-    @classmethod
-    def from_yaml(cls, path: str | Path, section: str = "imaging") -> ImagingConfig:
-        """Read the ``section`` mapping of a YAML file (``yaml.safe_load``)."""
-        p = Path(path)
-        if not p.is_file():
-            raise ConfigError(f"configuration file {p} does not exist")
-        doc = yaml.safe_load(p.read_text()) or {}
-        if not isinstance(doc, dict):
-            raise ConfigError(f"{p} is not a YAML mapping")
-        return cls.from_mapping(doc.get(section, {}))
 
     def replace(self, **changes: Any) -> ImagingConfig:
         """A copy with ``changes`` applied (None values are ignored)."""

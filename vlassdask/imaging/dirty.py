@@ -215,7 +215,7 @@ def _chains(items: list, n: int) -> list[list]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _density_step(acc, meta: Meta, scheme: WeightingScheme):
+def _density_step(acc, meta: Meta, scheme: WeightingScheme, _after=None):
     return add_density(acc, meta.uvw, meta.freq, meta.wsum, scheme)
 
 
@@ -306,17 +306,27 @@ def _finish(image, plan: GridPlan, totals: tuple[float, int]) -> np.ndarray:
     return (apply_grid_correction(image, plan) / sumwt).astype(np.float32)
 
 
+def _accumulate_in_chains(items: list, step, n_chains: int, *args, after=None):
+    """Delayed sum over ``items`` of ``step(acc, item, *args, after)``.
+
+    The items are split into ``n_chains`` chains; each chain folds its items into one accumulator
+    in turn (per-worker accumulation: never one array per item). ``after`` is passed to the first
+    step of each chain only, so the chains start once it is computed.
+    """
+    accs = []
+    for chain in _chains(items, n_chains):
+        acc = None
+        for i, item in enumerate(chain):
+            acc = dask.delayed(step)(acc, item, *args, after if i == 0 else None)
+        accs.append(acc)
+    return dask.delayed(_sum_arrays)(*accs)
+
+
 def _image_graph(weighted: list, plan, plan_d, totals, config: ImagingConfig, psf: bool, after):
     image = None
     for layer in range(plan.n_layers):
-        accs = []
-        for chain in _chains(weighted, config.accumulators):
-            acc = None
-            for i, wb in enumerate(chain):
-                acc = dask.delayed(_grid_step)(acc, wb, plan_d, layer, psf,
-                                               after if i == 0 else None)
-            accs.append(acc)
-        grid = dask.delayed(_sum_arrays)(*accs)
+        grid = _accumulate_in_chains(weighted, _grid_step, config.accumulators, plan_d, layer,
+                                     psf, after=after)
         image = dask.delayed(_add_layer)(image, grid, plan_d, layer, config.fft_threads)
         after = image
     return dask.delayed(_finish)(image, plan_d, totals)
@@ -363,8 +373,8 @@ def make_dirty_image(
                              config.cell_rad)
     metas, blocks = _blocks_of(datasets, config, weight_column, center)
     summary_d = _tree([dask.delayed(_summarise)(m) for m in metas], _merge)
-    density_d = _density_graph(metas, scheme, config.accumulators) if scheme.needs_density \
-        else None
+    density_d = _accumulate_in_chains(metas, _density_step, config.accumulators, scheme) \
+        if scheme.needs_density else None
     summary, density = dask.compute(summary_d, density_d)
     _check_summary(summary)
     f2 = scheme.briggs_f2(density, summary.weight_sum) if density is not None else 0.0
@@ -412,13 +422,3 @@ def _totals_of(weighted: Weighted) -> tuple[float, int]:
 
 def _add_pairs(*pairs: tuple[float, int]) -> tuple[float, int]:
     return float(sum(p[0] for p in pairs)), int(sum(p[1] for p in pairs))
-
-
-def _density_graph(metas: list, scheme: WeightingScheme, accumulators: int):
-    accs = []
-    for chain in _chains(metas, accumulators):
-        acc = None
-        for meta in chain:
-            acc = dask.delayed(_density_step)(acc, meta, scheme)
-        accs.append(acc)
-    return dask.delayed(_sum_arrays)(*accs)

@@ -21,13 +21,25 @@ def _n_minus_one(l, m):
     return -r2 / (1.0 + np.sqrt(max(1.0 - r2, 0.0)))
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _phases(l, m, w_layer, alpha):
+    """(w phase of the layer, 2 pi q) at (l, m): exp(-i phase) is the layer's exp(-2 pi i w
+    (n - 1)) and q = n - 1 + alpha r^2 what the separable kernels leave out."""
+    nm1 = _n_minus_one(l, m)
+    return 2.0 * np.pi * w_layer * nm1, 2.0 * np.pi * (nm1 + alpha * (l * l + m * m))
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _origin(image, grids):
+    """Grid index of image pixel (0, 0) along both axes, and whether there is a companion grid."""
+    ngrid = grids.shape[1]
+    return ngrid // 2 - image.shape[0] // 2, ngrid // 2 - image.shape[1] // 2, grids.shape[0] > 1
+
+
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _accumulate(image, grids, cell, w_layer, alpha):
     nx, ny = image.shape
-    ngrid = grids.shape[1]
-    first_order = grids.shape[0] > 1
-    ox = ngrid // 2 - nx // 2
-    oy = ngrid // 2 - ny // 2
+    ox, oy, first_order = _origin(image, grids)
     for x in range(nx):
         l = -(x - nx // 2) * cell
         gx = ox + x
@@ -38,39 +50,30 @@ def _accumulate(image, grids, cell, w_layer, alpha):
             if w_layer == 0.0 and not first_order:
                 image[x, y] += sign * val.real
                 continue
-            m = (y - ny // 2) * cell
-            nm1 = _n_minus_one(l, m)
+            ph, q = _phases(l, (y - ny // 2) * cell, w_layer, alpha)
             re = val.real
             im = val.imag
             if first_order:
-                q = 2.0 * np.pi * (nm1 + alpha * (l * l + m * m))
                 val1 = grids[1, gx, gy]
                 re += q * val1.imag
                 im -= q * val1.real
-            ph = -2.0 * np.pi * w_layer * nm1
-            image[x, y] += sign * (re * np.cos(ph) - im * np.sin(ph))
+            image[x, y] += sign * (re * np.cos(ph) + im * np.sin(ph))
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _spread(image, grids, cell, w_layer, alpha):
     nx, ny = image.shape
-    ngrid = grids.shape[1]
-    first_order = grids.shape[0] > 1
-    ox = ngrid // 2 - nx // 2
-    oy = ngrid // 2 - ny // 2
+    ox, oy, first_order = _origin(image, grids)
     for x in range(nx):
         l = -(x - nx // 2) * cell
         gx = ox + x
         for y in range(ny):
             gy = oy + y
             sign = 1.0 - 2.0 * ((gx + gy) & 1)
-            m = (y - ny // 2) * cell
-            nm1 = _n_minus_one(l, m)
-            ph = 2.0 * np.pi * w_layer * nm1
+            ph, q = _phases(l, (y - ny // 2) * cell, w_layer, alpha)
             val = sign * image[x, y] * (np.cos(ph) + 1j * np.sin(ph))
             grids[0, gx, gy] = val
             if first_order:
-                q = 2.0 * np.pi * (nm1 + alpha * (l * l + m * m))
                 grids[1, gx, gy] = 1j * q * val
 
 

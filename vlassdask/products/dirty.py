@@ -13,7 +13,7 @@ from vlassdask.errors import InputError
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.imaging.dirty import DirtyImage, make_dirty_image
 from vlassdask.io.atomic import check_can_write
-from vlassdask.io.fits_export import export_fits, fits_paths
+from vlassdask.io.fits_export import export_fits
 from vlassdask.io.image_schema import make_image_dataset
 from vlassdask.io.image_store import provenance_record, write_image_store
 from vlassdask.io.ms_read import open_measurement_set
@@ -137,6 +137,3 @@ def make_dirty_product(
     if preview:
         product.preview = write_preview_png(ds, preview, overwrite=overwrite)
     return product
-
-
-__all__ = ["DirtyProduct", "make_dirty_product", "fits_paths"]

@@ -12,11 +12,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from vlassdask.errors import ConfigError
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.io.atomic import check_can_write
+from vlassdask.io.config_files import read_yaml_mapping
 from vlassdask.products.dirty import make_dirty_product
 from vlassdask.products.simulation import simulate_observation
 from vlassdask.simulate import from_dict
@@ -27,18 +26,10 @@ SECTIONS = ("simulate", "sky", "imaging")
 
 def read_pipeline_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check the sections of a pipeline YAML (``yaml.safe_load``)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"pipeline configuration {p} does not exist")
-    try:
-        doc = yaml.safe_load(p.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{p} is not valid YAML: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{p} must be a mapping with sections {', '.join(SECTIONS)}")
+    doc = read_yaml_mapping(path, what="pipeline configuration")
     unknown = sorted(set(doc) - set(SECTIONS))
     if unknown:
-        raise ConfigError(f"{p}: unknown section(s) {', '.join(unknown)}")
+        raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}")
     return doc
 
 

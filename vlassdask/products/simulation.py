@@ -19,10 +19,10 @@ import xarray as xr
 import vlassdask
 from vlassdask.io import ms_write
 from vlassdask.io.atomic import atomic_output
+from vlassdask.io.config_files import load_sky_model
 from vlassdask.simulate import (
     SimulationConfig,
     SimulationContext,
-    as_sky_model,
     from_dict,
     main_datasets,
 )
@@ -72,6 +72,15 @@ def _subtables(context: SimulationContext, n_sources: int) -> dict[str, xr.Datas
         "HISTORY": ms_write.history_table(time_range[0], message, params),
     }
 
+
+
+def as_sky_model(sky: SkyModel | pd.DataFrame | str | os.PathLike) -> SkyModel:
+    """A SkyModel from a SkyModel, a DataFrame or a CSV/YAML path."""
+    if isinstance(sky, SkyModel):
+        return sky
+    if isinstance(sky, pd.DataFrame):
+        return SkyModel(sky)
+    return load_sky_model(sky)
 
 
 def simulate_observation(

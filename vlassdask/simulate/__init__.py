@@ -20,13 +20,11 @@ time-major, baselines (ANTENNA1 < ANTENNA2) minor.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import dask
 import dask.array as da
 import numpy as np
-import pandas as pd
 import xarray as xr
 from astropy.time import Time
 from numpy.typing import NDArray
@@ -38,9 +36,9 @@ from vlassdask.simulate.array import (
     load_vla_b_configuration,
     select_antennas,
 )
-from vlassdask.simulate.config import SimulationConfig, from_dict, load_config
+from vlassdask.simulate.config import SimulationConfig, from_dict
 from vlassdask.simulate.observation import ObservationLayout, build_layout, time_at_hour_angle
-from vlassdask.simulate.sky import SkyModel, load_sky_model, random_sky
+from vlassdask.simulate.sky import SkyModel, random_sky
 from vlassdask.simulate.uvw import baseline_uvw, uvw_projection_matrices
 
 __all__ = [
@@ -50,8 +48,6 @@ __all__ = [
     "apparent_sky",
     "build_layout",
     "from_dict",
-    "load_config",
-    "load_sky_model",
     "random_sky",
     "main_datasets",
     "simulate_chunk",
@@ -284,15 +280,6 @@ def _main_dataset(context: SimulationContext, shared, spw_index: int) -> xr.Data
         data = da.concatenate(arrays, axis=0)
         variables[name] = (("row", "uvw") if name == "UVW" else dims[data.ndim], data)
     return xr.Dataset(variables)
-
-
-def as_sky_model(sky: SkyModel | pd.DataFrame | str | os.PathLike) -> SkyModel:
-    """A SkyModel from a SkyModel, a DataFrame or a CSV/YAML path."""
-    if isinstance(sky, SkyModel):
-        return sky
-    if isinstance(sky, pd.DataFrame):
-        return SkyModel(sky)
-    return load_sky_model(sky)
 
 
 def main_datasets(context: SimulationContext) -> list[xr.Dataset]:

@@ -2,18 +2,16 @@
 
 Defaults are VLASS values (SPEC.md "Observing set-up") except the sizes, which are small so that a
 default simulation runs in seconds: 4 channels per spectral window (VLASS records 64 x 2 MHz) and
-60 s of data. Build it from a mapping or a YAML file; every problem raises
-:class:`~vlassdask.errors.ConfigError` naming the offending key.
+60 s of data. Build it from a mapping (files are read by :mod:`vlassdask.io.config_files`);
+every problem raises :class:`~vlassdask.errors.ConfigError` naming the offending key.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
 from astropy.time import Time
 
 from vlassdask.errors import ConfigError
@@ -163,42 +161,26 @@ def from_dict(values: dict[str, Any] | None) -> SimulationConfig:
         raise ConfigError(f"invalid simulation config: {exc}") from exc
 
 
-def read_config_file(path: str | os.PathLike) -> dict[str, Any]:
-    """Parse a simulation YAML file into ``{"simulate": mapping, "sky": list or None}``.
+def split_document(values: dict[str, Any], source: str) -> dict[str, Any]:
+    """Split a parsed simulation document into ``{"simulate": mapping, "sky": list or None}``.
 
-    The file is either a mapping of config keys, or a mapping with a ``simulate:`` section and an
-    optional ``sky:`` section (a list of sources, see :mod:`vlassdask.simulate.sky`).
+    The document is either a mapping of config keys, or a mapping with a ``simulate:`` section
+    and an optional ``sky:`` section (a list of sources, see :mod:`vlassdask.simulate.sky`).
 
     Raises
     ------
     ConfigError
-        If the file cannot be read or has the wrong structure.
+        If the document has the wrong structure; ``source`` names it in the message.
     """
-    try:
-        with open(path) as stream:
-            values = yaml.safe_load(stream)
-    except OSError as exc:
-        raise ConfigError(f"cannot read simulation config {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"simulation config {path} is not valid YAML: {exc}") from exc
-    if values is None:
-        values = {}
-    if not isinstance(values, dict):
-        raise ConfigError(f"simulation config {path} must be a mapping of keys to values")
     if "simulate" not in values:
         return {"simulate": values, "sky": None}
     extra = sorted(set(values) - {"simulate", "sky"})
     if extra:
-        raise ConfigError(f"simulation config {path}: unknown section(s) {', '.join(extra)}")
+        raise ConfigError(f"{source}: unknown section(s) {', '.join(extra)}")
     section = values["simulate"] or {}
     if not isinstance(section, dict):
-        raise ConfigError(f"simulation config {path}: 'simulate' must be a mapping")
+        raise ConfigError(f"{source}: 'simulate' must be a mapping")
     return {"simulate": section, "sky": values.get("sky")}
-
-
-def load_config(path: str | os.PathLike) -> SimulationConfig:
-    """Read a validated config from a YAML file (see :func:`read_config_file`)."""
-    return from_dict(read_config_file(path)["simulate"])
 
 
 def _fields() -> list[dataclasses.Field]:

@@ -17,20 +17,17 @@ pol_fraction         linear polarisation fraction p in [0, 1] (default 0)
 pol_angle_deg  deg   polarisation angle chi: Q = p I cos 2chi, U = p I sin 2chi (default 0)
 ============== ===== =========================================================================
 
-Stokes V is zero. Tables are read from CSV (a header row with these names) or YAML (a list of
-mappings, optionally under a top-level ``sources:`` or ``sky:`` key), or taken from a pandas
-DataFrame.
+Stokes V is zero. Tables come from a pandas DataFrame or a list of mappings; files (CSV with a
+header row of these names, or YAML: a list of mappings, optionally under a top-level
+``sources:`` or ``sky:`` key) are read by :func:`vlassdask.io.config_files.load_sky_model`.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 from numpy.typing import NDArray
 
 from vlassdask.errors import InputError
@@ -165,35 +162,6 @@ def _check_ranges(table: pd.DataFrame) -> None:
     bad((table.major_arcsec < 0) | (table.minor_arcsec < 0), "axes must be >= 0")
     bad(table.minor_arcsec > table.major_arcsec, "minor_arcsec must not exceed major_arcsec")
     bad((table.pol_fraction < 0) | (table.pol_fraction > 1), "pol_fraction must be in [0, 1]")
-
-
-def load_sky_model(path: str | os.PathLike) -> SkyModel:
-    """Read a sky model from a CSV (``.csv``) or YAML (``.yaml``/``.yml``) file.
-
-    Raises
-    ------
-    InputError
-        If the file is missing, of an unknown type, or its table is invalid.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"sky model file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        try:
-            table = pd.read_csv(path, comment="#", skipinitialspace=True)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise InputError(f"sky model {path} is not a readable CSV table: {exc}") from exc
-        return SkyModel(table)
-    if suffix in (".yaml", ".yml"):
-        try:
-            records = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as exc:
-            raise InputError(f"sky model {path} is not valid YAML: {exc}") from exc
-        if isinstance(records, dict):
-            records = records.get("sources", records.get("sky"))
-        return sky_from_records(records, f"sky model {path}")
-    raise InputError(f"sky model {path}: unknown file type {suffix!r} (use .csv or .yaml)")
 
 
 def sky_from_records(records: object, what: str = "sky model") -> SkyModel:
