@@ -139,6 +139,9 @@ PRODUCT_KINDS: dict[str, ProductKind] = {
     "combined": ProductKind(("SKY", "RMS"), "combined",
                             "RMS-weighted mean of several epochs at a common beam."),
     "cube": ProductKind(("SKY",), "restored", "Coarse cube: one plane per spectral window."),
+    "image": ProductKind(("SKY",), "restored",
+                         "An image read from FITS (e.g. a VLASS archive image), with whichever "
+                         "of RMS, PRIMARY_BEAM and RESIDUAL came with it."),
 }  # fmt: skip
 
 
