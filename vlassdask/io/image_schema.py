@@ -105,6 +105,8 @@ VARIABLES: dict[str, VariableSpec] = {
         _image("RMS", "Jy/beam", "Local noise: sliding-box robust rms (1.4826 x MAD)."),
         _image("ALPHA", "", "Spectral index tt1/tt0 (NaN where not measured)."),
         _image("ALPHA_ERROR", "", "Uncertainty of ALPHA."),
+        _image("COVERAGE", "", "Number of epochs with a finite, weighted value at each pixel "
+               "(combined products).", dtype="uint8"),
         VariableSpec("SUM_OF_WEIGHTS", PLANE_DIMS, "float64", "",
                      "Sum of imaging weights of the visibilities in each plane (CASA sumwt); "
                      "the dirty image and PSF are divided by it."),
@@ -136,7 +138,7 @@ PRODUCT_KINDS: dict[str, ProductKind] = {
                           "ALPHA", "ALPHA_ERROR"), "restored",
                          "Multi-term MFS (nterms 2) image with spectral index."),
     "rms": ProductKind(("RMS",), "rms", "Noise image."),
-    "combined": ProductKind(("SKY", "RMS"), "combined",
+    "combined": ProductKind(("SKY", "RMS", "COVERAGE"), "combined",
                             "RMS-weighted mean of several epochs at a common beam."),
     "cube": ProductKind(("SKY",), "restored", "Coarse cube: one plane per spectral window."),
     "image": ProductKind(("SKY",), "restored",
