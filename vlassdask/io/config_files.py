@@ -14,6 +14,7 @@ import pandas as pd
 import yaml
 
 from vlassdask.errors import ConfigError, InputError, VlassdaskError
+from vlassdask.qa.config import QAConfig
 from vlassdask.simulate.config import SimulationConfig, from_dict, split_document
 from vlassdask.simulate.sky import SkyModel, sky_from_records
 
@@ -63,6 +64,21 @@ def read_simulation_file(path: str | os.PathLike) -> dict[str, Any]:
 def load_config(path: str | os.PathLike) -> SimulationConfig:
     """A validated :class:`SimulationConfig` from a YAML file (see :func:`read_simulation_file`)."""
     return from_dict(read_simulation_file(path)["simulate"])
+
+
+def load_qa_config(path: str | os.PathLike) -> QAConfig:
+    """A validated :class:`QAConfig` from the ``qa:`` section of a YAML file (other sections,
+    e.g. of a pipeline file, are ignored).
+
+    Raises
+    ------
+    ConfigError
+        A missing or unreadable file, no ``qa:`` section, unknown keys or bad values.
+    """
+    values = read_yaml_mapping(path, what="QA config")
+    if "qa" not in values:
+        raise ConfigError(f"QA config {path} has no 'qa:' section")
+    return QAConfig.from_mapping(values["qa"])
 
 
 def load_sky_model(path: str | os.PathLike) -> SkyModel:

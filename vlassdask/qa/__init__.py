@@ -1,0 +1,1 @@
+"""Automated quality assessment of image products ("Otto"): statistics, detectors, decisions."""
