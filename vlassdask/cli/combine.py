@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -15,6 +14,7 @@ from vlassdask.cli.common import (
     OverwriteOption,
     SchedulerOption,
     console,
+    report_outputs,
     run_on_scheduler,
 )
 
@@ -61,11 +61,7 @@ def combine(
     beam = product.summary["common_beam"]
     console.print(f'wrote {product.store} (common beam {beam["major_arcsec"]:.4g}" x '
                   f'{beam["minor_arcsec"]:.4g}" PA {beam["pa_deg"]:.4g} deg)')
-    for extra in [*product.fits, product.preview]:
-        if extra:
-            console.print(f"wrote {extra}")
-    if json_out:
-        print(json.dumps({"store": str(product.store), **product.summary}, default=str))
+    report_outputs(product, json_out=json_out)
 
 
 def register(app: typer.Typer) -> None:

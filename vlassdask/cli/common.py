@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -62,3 +63,13 @@ def dask_session(scheduler: str | None, cluster: Path | None) -> Iterator[Any]:
     spec = load_cluster_spec(cluster) if cluster else None
     with open_client(scheduler=scheduler, spec=spec, announce=console.print) as client:
         yield client
+
+
+def report_outputs(product: Any, *, json_out: bool) -> None:
+    """Print the extra files a product command wrote (``product.fits``, ``product.preview``) and,
+    with ``--json``, the store path and ``product.summary`` as one JSON line on stdout."""
+    for extra in [*product.fits, product.preview]:
+        if extra:
+            console.print(f"wrote {extra}")
+    if json_out:
+        print(json.dumps({"store": str(product.store), **product.summary}, default=str))

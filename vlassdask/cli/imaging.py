@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from vlassdask.cli.common import (
     OverwriteOption,
     SchedulerOption,
     console,
+    report_outputs,
     run_on_scheduler,
 )
 from vlassdask.errors import ConfigError
@@ -144,11 +144,7 @@ def image(
     console.print(f"wrote {product.store} (peak {product.summary['peak_abs_jy_per_beam']:.4g} "
                   f"Jy/beam; gridder {'w-projection' if g['w_projection'] else '2-D'}, "
                   f"{g['w_layers']} w-layer(s), support {g['support']})")
-    for extra in [*product.fits, product.preview]:
-        if extra:
-            console.print(f"wrote {extra}")
-    if json_out:
-        print(json.dumps({"store": str(product.store), **product.summary}, default=str))
+    report_outputs(product, json_out=json_out)
 
 
 def register(app: typer.Typer) -> None:

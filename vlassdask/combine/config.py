@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vlassdask.errors import ConfigError
+from vlassdask.errors import ConfigError, reject_unknown_keys
 
 BEAM_KEYS = ("major_arcsec", "minor_arcsec", "pa_deg")
 
@@ -124,11 +124,8 @@ class CombineConfig:
             Unknown keys or invalid values.
         """
         values = dict(mapping or {})
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ConfigError(f"unknown combine option(s): {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(names))})")  # fmt: skip
+        reject_unknown_keys(values, [f.name for f in dataclasses.fields(cls)],
+                            "unknown combine option(s):")
         return cls(**values)
 
 

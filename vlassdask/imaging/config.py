@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from vlassdask.errors import ConfigError
+from vlassdask.errors import ConfigError, reject_unknown_keys
 
 WEIGHTINGS = ("natural", "uniform", "briggs")
 GRIDDERS = ("auto", "wproject", "2d")
@@ -118,10 +118,8 @@ class ImagingConfig:
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> ImagingConfig:
         """Build from a mapping (e.g. a YAML section), rejecting unknown keys."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(mapping) - names
-        if unknown:
-            raise ConfigError(f"unknown imaging option(s): {', '.join(sorted(unknown))}")
+        reject_unknown_keys(mapping, [f.name for f in dataclasses.fields(cls)],
+                            "unknown imaging option(s):")
         values = dict(mapping)
         for key in ("imsize", "phase_center_deg", "fields", "spws"):
             if values.get(key) is not None:

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vlassdask.errors import ConfigError
+from vlassdask.errors import reject_unknown_keys
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.io.atomic import check_can_write
 from vlassdask.io.config_files import read_yaml_mapping
@@ -27,9 +27,7 @@ SECTIONS = ("simulate", "sky", "imaging")
 def read_pipeline_config(path: str | os.PathLike) -> dict[str, Any]:
     """Read and check the sections of a pipeline YAML (``yaml.safe_load``)."""
     doc = read_yaml_mapping(path, what="pipeline configuration")
-    unknown = sorted(set(doc) - set(SECTIONS))
-    if unknown:
-        raise ConfigError(f"{path}: unknown section(s) {', '.join(unknown)}")
+    reject_unknown_keys(doc, SECTIONS, f"{path}: unknown section(s)")
     return doc
 
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vlassdask.errors import ConfigError
+from vlassdask.errors import ConfigError, reject_unknown_keys
 from vlassdask.qa.decision import DecisionConfig, RetryLadder
 from vlassdask.qa.detectors import DetectorConfig
 
@@ -106,10 +106,7 @@ def _mapping(value: Any, what: str) -> Mapping[str, Any]:
 
 def _product_type(name: str, mapping: Mapping[str, Any], shared: DecisionConfig
                   ) -> ProductTypeConfig:  # fmt: skip
-    unknown = sorted(set(mapping) - set(_TYPE_KEYS))
-    if unknown:
-        raise ConfigError(f"product type {name}: unknown option(s) {', '.join(unknown)} "
-                          f"(known: {', '.join(_TYPE_KEYS)})")  # fmt: skip
+    reject_unknown_keys(mapping, _TYPE_KEYS, f"product type {name}: unknown option(s)")
     values = {**DEFAULT_PRODUCT_TYPES.get(name, {}), **mapping}
     missing = [k for k in _TYPE_KEYS if k not in values and k != "decision"]
     if missing:
@@ -186,10 +183,7 @@ class QAConfig:
             Unknown keys or bad values, with the key named.
         """
         mapping = _mapping(mapping, "the qa section")
-        unknown = sorted(set(mapping) - set(_TOP_KEYS))
-        if unknown:
-            raise ConfigError(f"unknown qa option(s): {', '.join(unknown)} "
-                              f"(known: {', '.join(_TOP_KEYS)})")  # fmt: skip
+        reject_unknown_keys(mapping, _TOP_KEYS, "unknown qa option(s):")
         shared = DecisionConfig.from_mapping(_mapping(mapping.get("decision"), "decision"))
         types = _product_types(_mapping(mapping.get("product_types"), "product_types"), shared)
         detectors = DetectorConfig.from_mapping(_mapping(mapping.get("detectors"), "detectors"))

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 import vlassdask
-from vlassdask.errors import ConfigError, InputError
+from vlassdask.errors import ConfigError, InputError, reject_unknown_keys
 from vlassdask.qa.types import DetectorResult
 
 ACTIONS = ("ignore", "retry", "review", "reject")
@@ -145,10 +145,8 @@ class DecisionConfig:
         if not isinstance(mapping, Mapping):
             raise ConfigError(f"decision section must be a mapping, got {type(mapping).__name__}")
         base = base or cls()
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(mapping) - names)
-        if unknown:
-            raise ConfigError(f"unknown decision option(s): {', '.join(unknown)}")
+        reject_unknown_keys(mapping, [f.name for f in dataclasses.fields(cls)],
+                            "unknown decision option(s):")
         values = dict(mapping)
         if "detector_actions" in values:
             actions = values["detector_actions"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from astropy.time import Time
 
-from vlassdask.errors import ConfigError
+from vlassdask.errors import ConfigError, reject_unknown_keys
 from vlassdask.simulate.array import load_vla_b_configuration
 
 #: VLASS correlator set-up: 16 spectral windows of 128 MHz from 1.965 GHz.
@@ -148,10 +148,7 @@ def from_dict(values: dict[str, Any] | None) -> SimulationConfig:
         On unknown keys, wrong types or out-of-range values.
     """
     values = dict(values or {})
-    names = {f.name for f in _fields()}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ConfigError(f"unknown simulation config key(s): {', '.join(unknown)}")
+    reject_unknown_keys(values, [f.name for f in _fields()], "unknown simulation config key(s):")
     converted = {}
     for key, value in values.items():
         converted[key] = _convert(key, value)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vlassdask.errors import ConfigError
+from vlassdask.errors import ConfigError, reject_unknown_keys
 
 
 def _check(section: str, ok: bool, message: str) -> None:
@@ -238,10 +238,7 @@ def _section(name: str, mapping: Any):
     if not isinstance(mapping, Mapping):
         raise ConfigError(f"detectors.{name} must be a mapping, got {type(mapping).__name__}")
     fields = {f.name: f.default for f in dataclasses.fields(cls)}
-    unknown = sorted(set(mapping) - set(fields))
-    if unknown:
-        raise ConfigError(f"detectors.{name}: unknown option(s) {', '.join(map(str, unknown))} "
-                          f"(known: {', '.join(fields)})")  # fmt: skip
+    reject_unknown_keys(mapping, fields, f"detectors.{name}: unknown option(s)")
     return cls(**{k: _convert(name, k, fields[k], v) for k, v in mapping.items()})
 
 
@@ -267,10 +264,7 @@ class DetectorConfig:
         mapping = {} if mapping is None else mapping
         if not isinstance(mapping, Mapping):
             raise ConfigError(f"detectors must be a mapping, got {type(mapping).__name__}")
-        unknown = sorted(set(mapping) - set(_SECTIONS))
-        if unknown:
-            raise ConfigError(f"detectors: unknown detector(s) {', '.join(map(str, unknown))} "
-                              f"(known: {', '.join(_SECTIONS)})")  # fmt: skip
+        reject_unknown_keys(mapping, _SECTIONS, "detectors: unknown detector(s)")
         return cls(**{name: _section(name, mapping.get(name)) for name in _SECTIONS})
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
