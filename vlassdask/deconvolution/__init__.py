@@ -1,0 +1,1 @@
+"""Deconvolution: CLEAN minor cycles, cycle thresholds, restoring beam and restoration."""
