@@ -124,8 +124,7 @@ def run_case(name: str, uvw, freq, npix: int, cell: float, epsilon: float, gridd
             def dask_image(cfg=config, ds=datasets):
                 with dask.config.set(scheduler="threads", num_workers=cfg.accumulators):
                     result = make_dirty_image(ds, cfg)
-                    dirty, totals = dask.compute(result.dirty, result.totals)
-                    return dirty * totals[0]
+                    return result.dirty.compute() * result.sum_of_weights
             t_ours, ours = timed(dask_image)
         err = np.abs(ours - ref).max() / np.abs(ref).max()
         print(f"   threads={nthreads}: vlassdask {t_ours:7.2f} s   ducc0 {t_ducc:7.2f} s   "

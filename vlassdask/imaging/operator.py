@@ -1,20 +1,22 @@
-"""In-memory w-layered gridding operator: visibilities <-> dirty image, and its adjoint.
+"""In-memory w-layered gridding operator of one block: visibilities <-> dirty image, adjoint,
+residual.
 
-These functions work on numpy arrays of one block of visibilities (the dask orchestration in
-:mod:`vlassdask.imaging.dirty` calls them per row chunk). Memory model: one (G, G) complex grid
-(G = plan.ngrid; two with the first-order Fresnel correction) plus one (nx, ny) float64 image,
-plus the visibilities gathered in gridding order (~32 bytes + 8 per value array per
-visibility); the FFT is done in place.
+These functions work on the arrays of one block of visibilities (the dask orchestration in
+:mod:`vlassdask.imaging.imaging_operator` calls them per row chunk and per w-layer). Every array
+kernel goes through the backend seam (:func:`vlassdask.imaging.backend.backend_for`), chosen by
+the type of the block's arrays, so the same code runs on numpy (numba kernels) and on a device
+backend. Memory model: one (G, G) complex grid (G = plan.ngrid; two with the first-order Fresnel
+correction; the residual needs the layer's model grid as well) plus one (nx, ny) float64 image,
+plus the visibilities gathered in gridding order (~32 bytes + 8 per value array per visibility);
+FFTs are done in place.
 """
 
 from __future__ import annotations
 
-import ducc0
 import numpy as np
 
+from vlassdask.imaging.backend import Backend, backend_for
 from vlassdask.imaging.wplan import GridPlan
-from vlassdask.kernels.gridder import degrid_visibilities, grid_visibilities
-from vlassdask.kernels.layers import accumulate_layer, spread_layer
 from vlassdask.kernels.ordering import SortedVisibilities, sort_visibilities
 
 
@@ -38,42 +40,116 @@ def sort_for_plan(
                              n_layers=plan.n_layers, cell=plan.cell, ngrid=plan.ngrid)
 
 
+def layer_span(sorted_vis: SortedVisibilities, layer: int) -> tuple[int, int]:
+    """(start, stop) of the entries of ``layer`` in the gridding order."""
+    return int(sorted_vis.bounds[layer]), int(sorted_vis.bounds[layer + 1])
+
+
+def new_grids(plan: GridPlan, dtype: np.dtype, backend: Backend) -> np.ndarray:
+    """Zero (plan.n_grids, G, G) grids of ``dtype`` on ``backend``."""
+    return backend.zeros((plan.n_grids, plan.ngrid, plan.ngrid), dtype=dtype)
+
+
 def grid_layer(
     sorted_vis: SortedVisibilities,
-    which: int,
+    which: int | np.ndarray,
     plan: GridPlan,
     layer: int,
     grid: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, int]:
-    """Grid value array ``which`` of one layer; the grids are allocated on first use.
+    """Grid one layer of value array ``which`` (an index into ``sorted_vis.values``, or a complex
+    (nsel,) array in the same order); the grids are allocated on first use.
 
     ``grid`` is (plan.n_grids, G, G): the layer grid and, for plans with the first-order Fresnel
     correction, its companion. Returned unchanged (possibly None) when the layer is empty.
     """
-    lo, hi = int(sorted_vis.bounds[layer]), int(sorted_vis.bounds[layer + 1])
+    lo, hi = layer_span(sorted_vis, layer)
     if hi == lo:
         return grid, 0
-    values = sorted_vis.values[which]
+    values = sorted_vis.values[which] if isinstance(which, int) else which
+    backend = backend_for(sorted_vis.pu)
     if grid is None:
-        grid = np.zeros((plan.n_grids, plan.ngrid, plan.ngrid), dtype=grid_dtype(values))
-    dropped = grid_visibilities(sorted_vis.pu, sorted_vis.pv, sorted_vis.w, values, grid,
-                                table=plan.table, w_layer=float(plan.layer_centers[layer]),
-                                chirp=plan.chirp, span=(lo, hi))
+        grid = new_grids(plan, grid_dtype(values), backend)
+    dropped = backend.grid(sorted_vis.pu, sorted_vis.pv, sorted_vis.w, values, grid,
+                           table=plan.table, w_layer=float(plan.layer_centers[layer]),
+                           chirp=plan.chirp, span=(lo, hi))
     return grid, dropped
+
+
+def grid_residual_layer(
+    sorted_vis: SortedVisibilities,
+    model_grids: np.ndarray,
+    plan: GridPlan,
+    layer: int,
+    grid: np.ndarray | None = None,
+) -> tuple[np.ndarray | None, int]:
+    """Grid one layer of the residual visibilities ``values[0] - values[1] x model``.
+
+    ``model_grids`` is the layer's model grid from :func:`model_layer_grids`; the model
+    visibilities are interpolated and subtracted visibility by visibility, never stored.
+    """
+    lo, hi = layer_span(sorted_vis, layer)
+    if hi == lo:
+        return grid, 0
+    backend = backend_for(sorted_vis.pu)
+    if grid is None:
+        grid = new_grids(plan, model_grids.dtype, backend)
+    dropped = backend.grid_residual(sorted_vis.pu, sorted_vis.pv, sorted_vis.w,
+                                    sorted_vis.values[0], sorted_vis.values[1], model_grids,
+                                    grid, table=plan.table,
+                                    w_layer=float(plan.layer_centers[layer]), chirp=plan.chirp,
+                                    span=(lo, hi))
+    return grid, dropped
+
+
+def degrid_layer(
+    sorted_vis: SortedVisibilities,
+    model_grids: np.ndarray,
+    plan: GridPlan,
+    layer: int,
+    out: np.ndarray,
+) -> np.ndarray:
+    """Add the model visibilities of one layer to ``out`` (complex (row, chan), original order)."""
+    lo, hi = layer_span(sorted_vis, layer)
+    if hi > lo:
+        backend_for(sorted_vis.pu).degrid(
+            sorted_vis.pu, sorted_vis.pv, sorted_vis.w, sorted_vis.index, model_grids,
+            table=plan.table, w_layer=float(plan.layer_centers[layer]), chirp=plan.chirp,
+            span=(lo, hi), out=out)
+    return out
 
 
 def add_layer_to_image(
     image: np.ndarray, grid: np.ndarray, plan: GridPlan, layer: int, *, nthreads: int = 1
 ) -> np.ndarray:
     """FFT the layer's grids in place and add its real, w-phased image to ``image``."""
-    ducc0.fft.c2c(grid, axes=(1, 2), forward=True, out=grid, nthreads=nthreads)
-    return accumulate_layer(image, grid, cell=plan.cell, w_layer=float(plan.layer_centers[layer]),
-                            alpha=plan.alpha)
+    backend = backend_for(grid)
+    backend.fft(grid, forward=True, nthreads=nthreads)
+    return backend.accumulate_layer(image, grid, cell=plan.cell,
+                                    w_layer=float(plan.layer_centers[layer]), alpha=plan.alpha)
+
+
+def model_layer_grids(
+    corrected_model: np.ndarray, plan: GridPlan, layer: int, *, dtype: np.dtype | type =
+    np.complex64, nthreads: int = 1,
+) -> np.ndarray:
+    """The layer's model grids: the grid-corrected model spread with its w phase, adjoint FFT'd.
+
+    ``corrected_model`` (nx, ny) is the model image divided by the grid correction
+    (:func:`apply_grid_correction` of a copy); degridding these grids gives the model
+    visibilities of the layer's visibilities.
+    """
+    backend = backend_for(corrected_model)
+    grids = new_grids(plan, np.dtype(dtype), backend)
+    backend.spread_layer(corrected_model, grids, cell=plan.cell,
+                         w_layer=float(plan.layer_centers[layer]), alpha=plan.alpha)
+    return backend.fft(grids, forward=False, nthreads=nthreads)
 
 
 def apply_grid_correction(image: np.ndarray, plan: GridPlan) -> np.ndarray:
     """Divide ``image`` (nx, ny) in place by the separable anti-aliasing correction."""
-    gx, gy = plan.grid_correction()
+    backend = backend_for(image)
+    gx, gy = (backend.asarray(g) for g in plan.grid_correction())
     image /= gx[:, None]
     image /= gy[None, :]
     return image
@@ -106,15 +182,12 @@ def dirty_image(
     """
     sorted_vis = sort_for_plan(uvw, freq, (vis,), plan, mask=vis != 0)
     image = np.zeros((plan.nx, plan.ny), dtype=np.float64)
-    grid = np.zeros((plan.n_grids, plan.ngrid, plan.ngrid), dtype=grid_dtype(vis))
     dropped = 0
     for layer in range(plan.n_layers):
-        if sorted_vis.bounds[layer + 1] == sorted_vis.bounds[layer]:
-            continue
-        grid[...] = 0
-        _, n = grid_layer(sorted_vis, 0, plan, layer, grid)
+        grid, n = grid_layer(sorted_vis, 0, plan, layer)
         dropped += n
-        add_layer_to_image(image, grid, plan, layer, nthreads=nthreads)
+        if grid is not None:
+            add_layer_to_image(image, grid, plan, layer, nthreads=nthreads)
     return apply_grid_correction(image, plan), dropped
 
 
@@ -139,16 +212,11 @@ def predict_visibilities(
     out = np.zeros((uvw.shape[0], freq.shape[0]), dtype=dtype)
     sorted_vis = sort_for_plan(uvw, freq, (), plan)
     corrected = apply_grid_correction(np.array(image, dtype=np.float64), plan)
-    grid = np.zeros((plan.n_grids, plan.ngrid, plan.ngrid), dtype=grid_dtype(out))
     for layer in range(plan.n_layers):
-        lo, hi = int(sorted_vis.bounds[layer]), int(sorted_vis.bounds[layer + 1])
+        lo, hi = layer_span(sorted_vis, layer)
         if hi == lo:
             continue
-        grid[...] = 0
-        w_layer = float(plan.layer_centers[layer])
-        spread_layer(corrected, grid, cell=plan.cell, w_layer=w_layer, alpha=plan.alpha)
-        ducc0.fft.c2c(grid, axes=(1, 2), forward=False, out=grid, nthreads=nthreads)
-        degrid_visibilities(sorted_vis.pu, sorted_vis.pv, sorted_vis.w, sorted_vis.index, grid,
-                            table=plan.table, w_layer=w_layer, chirp=plan.chirp,
-                            span=(lo, hi), out=out)
+        grids = model_layer_grids(corrected, plan, layer, dtype=grid_dtype(out),
+                                  nthreads=nthreads)
+        degrid_layer(sorted_vis, grids, plan, layer, out)
     return out

@@ -114,11 +114,10 @@ def make_dirty_product(
                                spws=list(config.spws) if config.spws else None)
     result = make_dirty_image(vis.datasets, config, weight_column=vis.weight_column)
     images = [result.dirty] + ([result.psf] if result.psf is not None else [])
-    persisted = persist_with_progress(*images, result.totals, show=progress)
-    result.dirty, result.totals = persisted[0], persisted[-1]
+    persisted = persist_with_progress(*images, show=progress)
+    result.dirty = persisted[0]
     if result.psf is not None:
         result.psf = persisted[1]
-    result.compute_totals()
     ds = _dataset(result, config, ms_path, command)
     peak = float(abs(ds.SKY).max().compute())  # a reduction over the persisted chunks
     if not math.isfinite(peak):

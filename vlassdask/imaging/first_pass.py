@@ -1,0 +1,203 @@
+"""Per-chunk preparation of Measurement Set datasets for imaging, and the first pass.
+
+Each dask-ms row chunk becomes, lazily,
+
+* a :class:`Meta` (flags, weights, UVW and TIME only; no DATA read): the *first pass*, whose
+  reduced :class:`Summary` (counts, max |w|, mean time, weight totals) and, for uniform/Briggs,
+  weight-density grid fix the gridding plan and the Briggs constant;
+* a :class:`Block` (Stokes I weighted visibilities, each field's rows re-phased to the image
+  centre), which :func:`weight_block` turns into a :class:`Weighted` block: imaging-weighted and
+  gathered in gridding order, what the imaging operator keeps on the workers.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import dask
+import numpy as np
+import xarray as xr
+
+from vlassdask.errors import InputError
+from vlassdask.imaging.config import ImagingConfig
+from vlassdask.imaging.operator import sort_for_plan
+from vlassdask.imaging.visibilities import (
+    parallel_hand_indices,
+    rotate_phase_center,
+    rotate_uvw,
+    stokes_i_block,
+    stokes_i_weights,
+)
+from vlassdask.imaging.weighting import WeightingScheme, imaging_weight_factors
+from vlassdask.imaging.wplan import GridPlan
+from vlassdask.kernels.constants import SPEED_OF_LIGHT
+from vlassdask.kernels.ordering import SortedVisibilities
+
+
+class Block(NamedTuple):
+    """Prepared visibilities of one row chunk (Stokes I, re-phased)."""
+
+    uvw: np.ndarray  # float64 (row, 3) metres, about the image centre
+    freq: np.ndarray  # float64 (chan,) Hz
+    vis: np.ndarray  # complex64 (row, chan): w1 V1 + w2 V2
+    wsum: np.ndarray  # float32 (row, chan): w1 + w2
+    field_id: np.ndarray  # int (row,) FIELD_ID
+
+
+class Meta(NamedTuple):
+    """Weights and geometry of one row chunk (no visibilities read): the first pass."""
+
+    uvw: np.ndarray  # float64 (row, 3) metres, re-phased
+    freq: np.ndarray  # float64 (chan,) Hz
+    wsum: np.ndarray  # float32 (row, chan): w1 + w2, zero where unusable
+    counts: np.ndarray  # int64 [total, unflagged, zero weight]
+    time: np.ndarray  # float64 (row,) MJD seconds
+
+
+class Summary(NamedTuple):
+    """Reducible statistics of the prepared visibilities."""
+
+    counts: np.ndarray  # int64 [total, unflagged, zero weight]
+    w_max: float  # wavelengths
+    time_sum: float  # MJD seconds, summed over rows
+    n_rows: int
+    weight_sum: float
+    weighted_freq: float  # sum wsum * freq
+
+
+class Weighted(NamedTuple):
+    """Imaging-weighted visibilities of one block, gathered in gridding order.
+
+    ``sorted.values`` are (weighted Stokes I, imaging weights), complex64. ``uvw``, ``freq`` and
+    ``field_id`` describe the block's rows (for predicting model visibilities back to them).
+    Memory: 48 bytes per gridded visibility (positions and w 24, two values 16, index 8) plus
+    32 bytes per row.
+    """
+
+    sorted: SortedVisibilities
+    sumwt: float
+    n_off_grid: int
+    uvw: np.ndarray
+    freq: np.ndarray
+    field_id: np.ndarray
+
+
+def image_phase_center(datasets: list[xr.Dataset]) -> tuple[float, float]:
+    """Centre of the selected fields' phase centres (mean direction), in radians."""
+    ds = datasets[0]
+    centers = np.asarray(ds.attrs["field_phase_centers_rad"], dtype=np.float64)
+    ra, dec = centers[list(ds.attrs["field_ids"])].T
+    x, y, z = (np.cos(dec) * np.cos(ra)).mean(), (np.cos(dec) * np.sin(ra)).mean(), \
+        np.sin(dec).mean()
+    return float(math.atan2(y, x) % (2 * math.pi)), float(math.atan2(z, math.hypot(x, y)))
+
+
+def rows_by_field(field_id: np.ndarray):
+    """(field, rows) for each field in a chunk; rows is a slice when the chunk has one field."""
+    fields = np.unique(field_id)
+    if fields.size == 1:
+        return [(int(fields[0]), slice(None))]
+    return [(int(f), field_id == f) for f in fields]
+
+
+def _prepare(data, flag, weight, flag_row, uvw, field_id, freq, hands, centers, new,
+             spw) -> Block:
+    uvw = np.asarray(uvw, dtype=np.float64)
+    out_uvw = np.empty_like(uvw)
+    vis = np.empty(flag.shape[:2], dtype=np.complex64)
+    wsum = np.empty(flag.shape[:2], dtype=np.float32)
+    for f, rows in rows_by_field(field_id):
+        v, w, _ = stokes_i_block(data[rows], flag[rows], weight[rows],
+                                 None if flag_row is None else flag_row[rows], hands=hands,
+                                 label=f"(field {f}, spw {spw})")
+        out_uvw[rows], vis[rows] = rotate_phase_center(uvw[rows], v, freq, tuple(centers[f]), new)
+        wsum[rows] = w
+    return Block(out_uvw, freq, vis, wsum, np.asarray(field_id))
+
+
+def _meta(flag, weight, flag_row, uvw, time, field_id, freq, hands, centers, new, spw) -> Meta:
+    uvw = np.asarray(uvw, dtype=np.float64)
+    out_uvw = np.empty_like(uvw)
+    wsum = np.empty(flag.shape[:2], dtype=np.float32)
+    counts = np.zeros(3, dtype=np.int64)
+    for f, rows in rows_by_field(field_id):
+        wsum[rows], c = stokes_i_weights(flag[rows], weight[rows],
+                                         None if flag_row is None else flag_row[rows],
+                                         hands=hands, label=f"(field {f}, spw {spw})")
+        out_uvw[rows] = rotate_uvw(uvw[rows], tuple(centers[f]), new)
+        counts += c
+    return Meta(out_uvw, freq, wsum, counts, np.asarray(time, dtype=np.float64))
+
+
+def summarise(meta: Meta) -> Summary:
+    """The reducible statistics of one chunk's first pass."""
+    rows = (meta.wsum > 0).any(axis=1)
+    scale = meta.freq.max() / SPEED_OF_LIGHT
+    w_max = float(np.abs(meta.uvw[rows, 2]).max() * scale) if rows.any() else 0.0
+    return Summary(meta.counts, w_max, float(np.sum(meta.time)), int(meta.time.size),
+                   float(meta.wsum.sum(dtype=np.float64)),
+                   float((meta.wsum * meta.freq[None, :]).sum(dtype=np.float64)))
+
+
+def merge_summaries(*parts: Summary) -> Summary:
+    """Combine chunk summaries (tree-reduction step)."""
+    return Summary(
+        np.sum([p.counts for p in parts], axis=0),
+        max(p.w_max for p in parts),
+        sum(p.time_sum for p in parts),
+        sum(p.n_rows for p in parts),
+        sum(p.weight_sum for p in parts),
+        sum(p.weighted_freq for p in parts),
+    )
+
+
+def chunk_tasks(datasets: list[xr.Dataset], config: ImagingConfig, weight_column: str,
+                center: tuple[float, float]) -> tuple[list, list]:
+    """Delayed per-chunk first-pass metadata (no DATA read) and prepared blocks (with DATA),
+    one of each per row chunk of every dataset, in dataset and row order."""
+    metas, blocks = [], []
+    for ds in datasets:
+        hands = parallel_hand_indices(list(ds.attrs["corr_types"]))
+        freq = np.asarray(ds.chan_freq.values, dtype=np.float64)
+        centers = np.asarray(ds.attrs["field_phase_centers_rad"], dtype=np.float64)
+        spw = ds.attrs.get("spw_id", "?")
+        data, flag, weight = [p.rechunk({i: -1 for i in range(1, p.ndim)}).to_delayed()
+                              .reshape(-1) for p in (ds[config.data_column].data, ds.FLAG.data,
+                                                     ds[weight_column].data)]
+        uvw = ds.UVW.data.rechunk({1: -1}).to_delayed().reshape(-1)
+        time = ds.TIME.data.to_delayed().reshape(-1)
+        field_id = ds.FIELD_ID.data.to_delayed().reshape(-1)
+        flag_row = ds.FLAG_ROW.data.to_delayed().reshape(-1) if "FLAG_ROW" in ds else \
+            [None] * len(uvw)
+        for k in range(len(uvw)):
+            metas.append(dask.delayed(_meta)(flag[k], weight[k], flag_row[k], uvw[k], time[k],
+                                             field_id[k], freq, hands, centers, center, spw))
+            blocks.append(dask.delayed(_prepare)(data[k], flag[k], weight[k], flag_row[k],
+                                                 uvw[k], field_id[k], freq, hands, centers,
+                                                 center, spw))
+    return metas, blocks
+
+
+def check_summary(summary: Summary) -> None:
+    """Refuse data that cannot make an image (nothing selected, all flagged, zero weights)."""
+    total, unflagged, zero = (int(c) for c in summary.counts)
+    if total == 0:
+        raise InputError("the selection contains no visibilities")
+    if unflagged == 0:
+        raise InputError(f"all {total} visibilities are flagged: nothing to image")
+    if zero == unflagged or summary.weight_sum <= 0:
+        raise InputError(f"all {unflagged} unflagged visibilities have zero weight")
+
+
+def weight_block(block: Block, density, scheme: WeightingScheme, f2: float,
+                 plan: GridPlan) -> Weighted:
+    """Imaging-weight one block and gather it in the gridding order of ``plan``."""
+    fac = imaging_weight_factors(block.uvw, block.freq, block.wsum, density, scheme, f2)
+    off = plan.off_grid(block.uvw, block.freq) & (block.wsum > 0)
+    fac[off] = 0.0
+    psf = (block.wsum * fac).astype(np.complex64)
+    vis = (block.vis * fac).astype(np.complex64)
+    gathered = sort_for_plan(block.uvw, block.freq, (vis, psf), plan, mask=psf != 0)
+    return Weighted(gathered, float(np.sum(psf.real, dtype=np.float64)), int(off.sum()),
+                    block.uvw, block.freq, block.field_id)

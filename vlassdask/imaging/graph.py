@@ -1,0 +1,87 @@
+"""Small dask-graph building blocks shared by the imaging graphs.
+
+Tree reductions, per-worker accumulation chains and graph inputs that are scattered once to the
+workers instead of being embedded in every task.
+"""
+
+from __future__ import annotations
+
+import math
+
+import dask
+
+
+def tree_reduce(items: list, combine, split_every: int = 8):
+    """Tree reduction of delayed ``items`` with ``combine(*children)``."""
+    level = list(items)
+    while len(level) > 1:
+        level = [dask.delayed(combine)(*level[i : i + split_every])
+                 for i in range(0, len(level), split_every)]
+    return level[0]
+
+
+def split_chains(items: list, n: int) -> list[list]:
+    """``items`` cut into at most ``n`` consecutive chains of (nearly) equal length."""
+    n = max(1, min(n, len(items)))
+    size = math.ceil(len(items) / n)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def sum_arrays(*arrays):
+    """Sum of the arrays that are not None (in place into the first one), or None."""
+    present = [a for a in arrays if a is not None]
+    if not present:
+        return None
+    total = present[0]
+    for a in present[1:]:
+        total += a
+    return total
+
+
+def accumulate_in_chains(items: list, step, n_chains: int, *args, after=None):
+    """Delayed sum over ``items`` of ``step(acc, item, *args, after)``.
+
+    The items are split into ``n_chains`` chains; each chain folds its items into one accumulator
+    in turn (per-worker accumulation: never one array per item). ``after`` is passed to the first
+    step of each chain only, so the chains start once it is computed.
+    """
+    accs = []
+    for chain in split_chains(items, n_chains):
+        acc = None
+        for i, item in enumerate(chain):
+            acc = dask.delayed(step)(acc, item, *args, after if i == 0 else None)
+        accs.append(acc)
+    return dask.delayed(sum_arrays)(*accs)
+
+
+def current_client():
+    """The active dask.distributed client, or None (local schedulers)."""
+    try:
+        from distributed import get_client
+
+        return get_client()
+    except (ImportError, ValueError):
+        return None
+
+
+def shared(obj):
+    """``obj`` as one graph input: scattered to the workers when a distributed client is active
+    (kernel tables, density grids and model images are megabytes; they should not travel inside
+    the graph)."""
+    client = current_client()
+    if client is None:
+        return dask.delayed(obj, pure=True)
+    return client.scatter(obj, broadcast=True, hash=False)
+
+
+def persist_delayed(items: list) -> list:
+    """Compute delayed ``items`` and keep the results where they are (on the workers with a
+    distributed client, in this process otherwise); returns delayed handles to them."""
+    client = current_client()
+    if client is not None:
+        from distributed import wait
+
+        out = client.persist(items)
+        wait(out)
+        return list(out)
+    return list(dask.persist(*items))

@@ -1,0 +1,400 @@
+"""The imaging operator: visibilities prepared once, then dirty image, PSF, predict and residual.
+
+:meth:`ImagingOperator.build` runs the first pass (flags, weights and UVW only), fixes the
+gridding plan and the imaging weights, and persists the *prepared blocks* (Stokes I, re-phased,
+imaging-weighted, gathered in gridding order: :class:`~vlassdask.imaging.first_pass.Weighted`)
+on the workers, or, with a block cache, in a Zarr store the tasks read back. Every later result
+is a lazy dask graph over those blocks:
+
+* :meth:`~ImagingOperator.dirty` and :meth:`~ImagingOperator.psf` (any weight moments
+  ``((nu - nu_ref) / nu_ref)^k``, for multi-term MFS);
+* :meth:`~ImagingOperator.residual`: ``dirty - A^H W A model``; for each w-layer the model grid
+  is made once (from the model image, scattered to the workers once per call) and every block
+  task degrids, subtracts and grids its visibilities of that layer in one pass (the fused
+  kernel :func:`vlassdask.kernels.gridder.grid_residual_visibilities`), so no model
+  visibility is ever stored;
+* :meth:`~ImagingOperator.predict`: model visibilities of every row chunk, phased back to each
+  row's own field centre (what a MODEL_DATA column holds).
+
+Image graphs run the w-layers one after another; within a layer the blocks are folded into
+``accumulators`` grids (per-worker accumulation). All array kernels go through the backend seam
+(:mod:`vlassdask.imaging.backend`), chosen by the blocks' array type.
+
+Peak memory
+-----------
+* persisted blocks: 48 bytes per gridded visibility + 32 bytes per row (see ``Weighted``),
+  spread over the workers (:attr:`ImagingOperator.block_bytes`);
+* an image graph: ``accumulators x n_grids x G^2 x 8`` bytes (complex64 grids; G = plan.ngrid,
+  n_grids = 2 with the first-order Fresnel correction) + one layer FFT grid + for ``residual``
+  one model grid per layer in flight + two (nx, ny) float64 images;
+* ``predict``: the model visibilities of every block (8 bytes per visibility) until they are
+  consumed (written), plus one model grid per layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import dask
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from vlassdask.errors import InputError
+from vlassdask.imaging.backend import NUMPY_BACKEND, Backend, backend_for
+from vlassdask.imaging.config import ImagingConfig
+from vlassdask.imaging.first_pass import (
+    Weighted,
+    check_summary,
+    chunk_tasks,
+    image_phase_center,
+    merge_summaries,
+    rows_by_field,
+    summarise,
+    weight_block,
+)
+from vlassdask.imaging.graph import (
+    accumulate_in_chains,
+    persist_delayed,
+    shared,
+    tree_reduce,
+)
+from vlassdask.imaging.operator import (
+    add_layer_to_image,
+    apply_grid_correction,
+    degrid_layer,
+    grid_layer,
+    grid_residual_layer,
+    layer_span,
+    model_layer_grids,
+)
+from vlassdask.imaging.visibilities import rotate_phase_center
+from vlassdask.imaging.weighting import WeightingScheme, add_density
+from vlassdask.imaging.wplan import GridPlan, plan_gridding
+
+
+class BlockCache(Protocol):
+    """Where prepared blocks are kept when they should not stay in worker memory.
+
+    ``put`` runs inside the task that prepared a block and returns a small handle; ``get`` runs
+    inside every task that needs the block. :class:`vlassdask.io.block_cache.ZarrBlockCache`
+    implements it with one Zarr group per block.
+    """
+
+    def put(self, key: str, block: Weighted) -> Any: ...
+
+    def get(self, handle: Any) -> Weighted: ...
+
+
+def _density_step(acc, meta, scheme: WeightingScheme, _after=None):
+    return add_density(acc, meta.uvw, meta.freq, meta.wsum, scheme)
+
+
+def _prepared(block, density, scheme, f2, plan, cache, key):
+    weighted = weight_block(block, density, scheme, f2, plan)
+    return weighted if cache is None else cache.put(key, weighted)
+
+
+def _load(item, cache) -> Weighted:
+    return item if cache is None else cache.get(item)
+
+
+def _totals_of(item, cache) -> tuple[float, int, int]:
+    wb = _load(item, cache)
+    return wb.sumwt, wb.n_off_grid, int(wb.sorted.pu.shape[0])
+
+
+def _add_totals(*parts: tuple[float, int, int]) -> tuple[float, int, int]:
+    return (float(sum(p[0] for p in parts)), int(sum(p[1] for p in parts)),
+            int(sum(p[2] for p in parts)))
+
+
+def _moment_values(wb: Weighted, lo: int, hi: int, moment: int, reffreq: float):
+    """Imaging weights times ((nu - nu_ref) / nu_ref)^moment, for entries lo:hi."""
+    values = np.zeros_like(wb.sorted.values[1])
+    nchan = wb.freq.shape[0]
+    t = (wb.freq[wb.sorted.index[lo:hi] % nchan] - reffreq) / reffreq
+    values[lo:hi] = wb.sorted.values[1][lo:hi] * t**moment
+    return values
+
+
+def _grid_step(acc, item, cache, plan: GridPlan, layer: int, which: int, moment: int,
+               reffreq: float, _after=None):
+    wb = _load(item, cache)
+    if moment == 0:
+        acc, _ = grid_layer(wb.sorted, which, plan, layer, acc)
+    else:
+        lo, hi = layer_span(wb.sorted, layer)
+        acc, _ = grid_layer(wb.sorted, _moment_values(wb, lo, hi, moment, reffreq), plan,
+                            layer, acc)
+    return acc
+
+
+def _residual_step(acc, item, cache, plan: GridPlan, layer: int, model_grids, _after=None):
+    wb = _load(item, cache)
+    acc, _ = grid_residual_layer(wb.sorted, model_grids, plan, layer, acc)
+    return acc
+
+
+def _model_grids(corrected_model, plan: GridPlan, layer: int, threads: int, _after=None):
+    return model_layer_grids(corrected_model, plan, layer, nthreads=threads)
+
+
+def _add_layer(image, grid, plan: GridPlan, layer: int, threads: int):
+    if grid is None:
+        return image
+    if image is None:
+        image = backend_for(grid).zeros((plan.nx, plan.ny), dtype=np.float64)
+    return add_layer_to_image(image, grid, plan, layer, nthreads=threads)
+
+
+def _finish(image, plan: GridPlan, sumwt: float) -> np.ndarray:
+    if image is None:
+        return np.zeros((plan.nx, plan.ny), dtype=np.float32)
+    backend = backend_for(image)
+    return backend.to_numpy(apply_grid_correction(image, plan) / sumwt).astype(np.float32)
+
+
+def _degrid_step(out, item, cache, plan: GridPlan, layer: int, model_grids):
+    wb = _load(item, cache)
+    if out is None:
+        out = np.zeros((wb.uvw.shape[0], wb.freq.shape[0]), dtype=np.complex64)
+    return degrid_layer(wb.sorted, model_grids, plan, layer, out)
+
+
+def _to_field_centers(out, item, cache, centers: np.ndarray, image_center) -> np.ndarray:
+    wb = _load(item, cache)
+    if out is None:
+        out = np.zeros((wb.uvw.shape[0], wb.freq.shape[0]), dtype=np.complex64)
+    for f, rows in rows_by_field(wb.field_id):
+        _, out[rows] = rotate_phase_center(wb.uvw[rows], out[rows], wb.freq, image_center,
+                                           tuple(centers[f]))
+    return out
+
+
+def _after_all(*_items):
+    return None
+
+
+@dataclass
+class ImagingOperator:
+    """Prepared visibilities and the imaging operations on them (see the module docstring).
+
+    Build with :meth:`build`. Attributes describe the data and plan; every method returns a lazy
+    dask array (images: float32 (nx, ny), indexed [x, y], l decreasing along x).
+
+    Attributes
+    ----------
+    plan
+        The gridding plan.
+    config
+        The imaging configuration.
+    blocks
+        Delayed handles of the persisted prepared blocks (or their cache handles), one per row
+        chunk, in dataset and row order.
+    block_rows
+        (dataset index, rows, channels) of each block.
+    sum_of_weights
+        Sum of the imaging weights of all gridded visibilities (CASA sumwt): images are divided
+        by it.
+    phase_center_rad
+        Image centre (RA, Dec).
+    frequency_hz
+        Weighted mean frequency of the data: the reference frequency of weight moments.
+    time_mjd
+        Mean observing time (MJD days).
+    counts
+        Visibility counts: total, unflagged, zero_weight, off_grid, gridded.
+    field_centers_rad
+        Phase centre of every FIELD row (for predicting back to each row's field).
+    cache
+        The block cache the blocks live in (None: worker memory).
+    backend
+        The array backend of the blocks (model images are moved to it once per call).
+    """
+
+    plan: GridPlan
+    config: ImagingConfig
+    blocks: list
+    block_rows: list[tuple[int, int, int]]
+    sum_of_weights: float
+    phase_center_rad: tuple[float, float]
+    frequency_hz: float
+    time_mjd: float
+    counts: dict[str, int]
+    field_centers_rad: np.ndarray
+    cache: BlockCache | None = None
+    backend: Backend = NUMPY_BACKEND
+    _plan_key: Any = field(default=None, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        datasets: list[xr.Dataset],
+        config: ImagingConfig,
+        *,
+        weight_column: str = "WEIGHT",
+        cache: BlockCache | None = None,
+    ) -> ImagingOperator:
+        """Run the first pass, plan the gridding and persist the prepared blocks.
+
+        Parameters
+        ----------
+        datasets
+            dask-ms datasets (one per spectral window) with a per-row FIELD_ID, ``chan_freq``
+            coordinates and ``field_phase_centers_rad``/``field_ids``/``corr_types`` attrs (as
+            :func:`vlassdask.io.ms_read.open_measurement_set` returns them).
+        config
+            Imaging parameters.
+        weight_column
+            WEIGHT_SPECTRUM or WEIGHT.
+        cache
+            Keep the prepared blocks in this cache instead of worker memory.
+
+        Raises
+        ------
+        InputError
+            No visibilities, everything flagged, all weights zero, NaN data, or all data off
+            the grid.
+
+        Notes
+        -----
+        Computes on the current dask scheduler: the first pass (and the weight density), then
+        the prepared blocks, which stay persisted (48 bytes per visibility, see the module
+        docstring) until the operator is released.
+        """
+        if config.phase_center_deg is not None:
+            center = tuple(math.radians(v) for v in config.phase_center_deg)
+        else:
+            center = image_phase_center(datasets)
+        nx, ny = config.imsize
+        scheme = WeightingScheme(config.weighting, config.robust, config.taper_arcsec, (nx, ny),
+                                 config.cell_rad)
+        metas, blocks = chunk_tasks(datasets, config, weight_column, center)
+        summary_d = tree_reduce([dask.delayed(summarise)(m) for m in metas], merge_summaries)
+        density_d = accumulate_in_chains(metas, _density_step, config.accumulators, scheme) \
+            if scheme.needs_density else None
+        summary, density = dask.compute(summary_d, density_d)
+        check_summary(summary)
+        f2 = scheme.briggs_f2(density, summary.weight_sum) if density is not None else 0.0
+        plan = plan_gridding(nx, ny, config.cell_rad, summary.w_max, epsilon=config.epsilon,
+                             padding=config.padding, gridder=config.effective_gridder,
+                             n_layers=config.w_layers, support=config.support,
+                             n_vis=int(summary.counts[1]), w_planes=config.w_planes)
+        plan_key = shared(plan)
+        density_key = shared(density) if density is not None else None
+        weighted = [dask.delayed(_prepared)(b, density_key, scheme, f2, plan_key, cache,
+                                            f"block-{i}") for i, b in enumerate(blocks)]
+        weighted = persist_delayed(weighted)
+        (totals,) = dask.compute(tree_reduce(
+            [dask.delayed(_totals_of)(w, cache) for w in weighted], _add_totals))
+        if totals[0] <= 0:
+            raise InputError("the imaging weights sum to zero (all data off the grid, tapered "
+                             "or weighted out: check --cell)")
+        rows = [(i, int(n), int(ds.sizes["chan"])) for i, ds in enumerate(datasets)
+                for n in ds.chunks["row"]]
+        return cls(
+            plan=plan, config=config, blocks=weighted, block_rows=rows,
+            sum_of_weights=totals[0],
+            phase_center_rad=(float(center[0]), float(center[1])),
+            frequency_hz=summary.weighted_freq / summary.weight_sum,
+            time_mjd=summary.time_sum / max(summary.n_rows, 1) / 86400.0,
+            counts={"total": int(summary.counts[0]), "unflagged": int(summary.counts[1]),
+                    "zero_weight": int(summary.counts[2]), "off_grid": totals[1],
+                    "gridded": totals[2]},
+            field_centers_rad=np.asarray(datasets[0].attrs["field_phase_centers_rad"],
+                                         dtype=np.float64),
+            cache=cache, _plan_key=plan_key,
+        )
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Image size (nx, ny)."""
+        return self.plan.nx, self.plan.ny
+
+    @property
+    def block_bytes(self) -> int:
+        """Bytes held by the persisted blocks (48 per gridded visibility + 32 per row)."""
+        return 48 * self.counts["gridded"] + 32 * sum(n for _, n, _ in self.block_rows)
+
+    def _layers(self, step, extra_for_layer, after=None) -> da.Array:
+        """Image graph: per layer, fold every block with ``step`` into chain grids, FFT and add."""
+        image = None
+        for layer in range(self.plan.n_layers):
+            extra = extra_for_layer(layer, after)
+            grid = accumulate_in_chains(self.blocks, step, self.config.accumulators, self.cache,
+                                        self._plan_key, layer, *extra, after=after)
+            image = dask.delayed(_add_layer)(image, grid, self._plan_key, layer,
+                                             self.config.fft_threads)
+            after = image
+        out = dask.delayed(_finish)(image, self._plan_key, self.sum_of_weights)
+        return da.from_delayed(out, self.shape, dtype=np.float32)
+
+    def dirty(self) -> da.Array:
+        """The dirty image (Jy/beam), normalised by the sum of weights."""
+        return self._layers(_grid_step, lambda layer, after: (0, 0, self.frequency_hz))
+
+    def psf(self, moments: Sequence[int] = (0,)) -> list[da.Array]:
+        """PSF planes of the weight moments ``k`` in ``moments``: the image of the imaging
+        weights times ((nu - nu_ref) / nu_ref)^k, in units of the sum of weights (moment 0
+        peaks at 1). Planes are computed one after another."""
+        planes, after = [], None
+        for k in moments:
+            if int(k) < 0:
+                raise InputError(f"weight moments must be >= 0, got {k}")
+            plane = self._layers(_grid_step, lambda layer, _a, k=int(k): (1, k, self.frequency_hz),
+                                 after=after)
+            planes.append(plane)
+            after = plane
+        return planes
+
+    def _corrected_model(self, model) -> Any:
+        model = np.asarray(model, dtype=np.float64)
+        if model.shape != self.shape:
+            raise InputError(f"model image has shape {model.shape}; the operator's image is "
+                             f"{self.shape}")
+        if not np.isfinite(model).all():
+            raise InputError("model image has non-finite values")
+        return shared(apply_grid_correction(self.backend.asarray(model.copy()), self.plan))
+
+    def residual(self, model) -> da.Array:
+        """Residual image ``dirty - A^H W A model`` (Jy/beam) of a model image (Jy/pixel,
+        float (nx, ny) indexed [x, y]), recomputed from the visibilities."""
+        model_key = self._corrected_model(model)
+
+        def model_grid(layer, after):
+            return (dask.delayed(_model_grids)(model_key, self._plan_key, layer,
+                                               self.config.fft_threads, after),)
+
+        return self._layers(_residual_step, model_grid)
+
+    def predict(self, model) -> list[da.Array]:
+        """Model visibilities (Stokes I, Jy) of a model image for every dataset.
+
+        Returns
+        -------
+        list of dask.array.Array
+            complex64 (row, chan) per dataset, chunked like its rows, each row phased to its
+            own field's centre (what MODEL_DATA holds for the parallel hands). Flagged
+            visibilities, which the operator does not hold, are zero.
+        """
+        model_key = self._corrected_model(model)
+        outs: list = [None] * len(self.blocks)
+        after = None
+        for layer in range(self.plan.n_layers):
+            grids = dask.delayed(_model_grids)(model_key, self._plan_key, layer,
+                                               self.config.fft_threads, after)
+            outs = [dask.delayed(_degrid_step)(o, b, self.cache, self._plan_key, layer, grids)
+                    for o, b in zip(outs, self.blocks, strict=True)]
+            after = dask.delayed(_after_all)(*outs)
+        outs = [dask.delayed(_to_field_centers)(o, b, self.cache, self.field_centers_rad,
+                                                self.phase_center_rad)
+                for o, b in zip(outs, self.blocks, strict=True)]
+        per_dataset: dict[int, list] = {}
+        for (ids, nrow, nchan), out in zip(self.block_rows, outs, strict=True):
+            per_dataset.setdefault(ids, []).append(
+                da.from_delayed(out, (nrow, nchan), dtype=np.complex64))
+        return [da.concatenate(parts, axis=0) for _, parts in sorted(per_dataset.items())]
