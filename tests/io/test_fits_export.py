@@ -154,3 +154,27 @@ def test_several_times_are_refused(tmp_path):
     two = image.reindex(time=[60000.5, 60001.5], method="nearest")
     with pytest.raises(InputError, match="one time"):
         export_fits(two, tmp_path / "img.fits")
+
+
+def test_cube_with_a_beam_per_plane_gets_a_casa_beams_table(tmp_path):
+    from vlassdask.io.image_schema import make_image_dataset
+
+    freqs = (2e9, 3e9, 4e9)
+    sky = np.zeros((1, 3, 1, 16, 16), dtype=np.float32)
+    beams = np.array([[[[6.0, 4.0, 10.0]], [[4.0, 2.7, 12.0]], [[3.0, 2.0, 14.0]]]])
+    ds = make_image_dataset({"SKY": sky, "BEAM": beams}, cell_rad=np.radians(1 / 3600),
+                            phase_center_rad=(1.0, 0.5), frequency_hz=freqs,
+                            product_kind="cube")
+    assert ds.attrs["restoring_beam"] == {"major_arcsec": 6.0, "minor_arcsec": 4.0,
+                                          "pa_deg": 10.0}
+    (path,) = export_fits(ds, tmp_path / "cube.fits")
+    with fits.open(path) as hdul:
+        assert hdul[0].header["CASAMBM"] is True
+        assert hdul[0].header["BMAJ"] == pytest.approx(6.0 / 3600)
+        table = hdul["BEAMS"]
+        assert (table.header["NCHAN"], table.header["NPOL"]) == (3, 1)
+        np.testing.assert_allclose(table.data["BMAJ"], [6.0, 4.0, 3.0])
+        np.testing.assert_allclose(table.data["BMIN"], [4.0, 2.7, 2.0], rtol=1e-6)
+        np.testing.assert_allclose(table.data["BPA"], [10.0, 12.0, 14.0])
+        assert list(table.data["CHAN"]) == [0, 1, 2] and list(table.data["POL"]) == [0, 0, 0]
+        assert table.columns["BMAJ"].unit == "arcsec"

@@ -14,7 +14,8 @@ from rich.console import Console
 
 from vlassdask.cluster import load_cluster_spec, open_client
 
-console = Console(stderr=True)
+#: Messages go to stderr; no hard wrapping, so that log files keep one line per message.
+console = Console(stderr=True, soft_wrap=True)
 
 SchedulerOption = Annotated[
     str | None,

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from vlassdask.cli import combine, export, imaging, pipeline, qa, simulate, survey
+from vlassdask.cli import clean, combine, export, imaging, pipeline, qa, simulate, survey
 from vlassdask.errors import VlassdaskError
 
 app = typer.Typer(
@@ -20,7 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-for _module in (pipeline, simulate, imaging, export, survey, combine, qa):
+for _module in (pipeline, simulate, imaging, clean, export, survey, combine, qa):
     _module.register(app)
 
 

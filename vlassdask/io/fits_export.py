@@ -55,6 +55,8 @@ def _variable_header(ds: xr.Dataset, name: str, data_dtype: np.dtype) -> fits.He
     else:
         header.remove("BTYPE", ignore_missing=True)
     beam = ds.attrs.get("restoring_beam")
+    if _has_beam_table(ds, name):
+        header["CASAMBM"] = (True, "one restoring beam per plane (BEAMS table)")
     if beam:
         header["BMAJ"] = beam["major_arcsec"] / 3600.0
         header["BMIN"] = beam["minor_arcsec"] / 3600.0
@@ -77,6 +79,32 @@ def _write_variable(ds: xr.Dataset, name: str, path: Path) -> None:
                 stream.write(np.ascontiguousarray(plane.values, dtype=dtype))
     finally:
         stream.close()
+    if _has_beam_table(ds, name):
+        with fits.open(path, mode="append") as hdul:
+            hdul.append(_beams_table(ds))
+
+
+def _has_beam_table(ds: xr.Dataset, name: str) -> bool:
+    """True for a Jy/beam variable of a product with a beam per plane and several planes."""
+    return ("BEAM" in ds.data_vars and VARIABLES[name].units == "Jy/beam"
+            and ds.sizes["frequency"] * ds.sizes["polarization"] > 1)
+
+
+def _beams_table(ds: xr.Dataset) -> fits.BinTableHDU:
+    """CASA's per-plane beam table (EXTNAME BEAMS; BMAJ/BMIN arcsec, BPA deg, CHAN, POL)."""
+    beam = ds["BEAM"].isel(time=0).transpose("polarization", "frequency", "beam_param").values
+    npol, nchan = beam.shape[:2]
+    pol, chan = np.meshgrid(np.arange(npol), np.arange(nchan), indexing="ij")
+    hdu = fits.BinTableHDU.from_columns([
+        fits.Column("BMAJ", "E", unit="arcsec", array=beam[..., 0].ravel()),
+        fits.Column("BMIN", "E", unit="arcsec", array=beam[..., 1].ravel()),
+        fits.Column("BPA", "E", unit="deg", array=beam[..., 2].ravel()),
+        fits.Column("CHAN", "J", array=chan.ravel()),
+        fits.Column("POL", "J", array=pol.ravel()),
+    ], name="BEAMS")
+    hdu.header["NCHAN"] = nchan
+    hdu.header["NPOL"] = npol
+    return hdu
 
 
 def export_fits(

@@ -48,6 +48,8 @@ from vlassdask.errors import InputError
 SCHEMA_VERSION = "1"
 IMAGE_DIMS = ("time", "frequency", "polarization", "l", "m")
 PLANE_DIMS = ("time", "frequency", "polarization")
+#: The ``beam_param`` coordinate of the per-plane ``BEAM`` variable.
+BEAM_PARAMS = ("major", "minor", "pa")
 DEFAULT_CHUNK_PIXELS = 2048
 _MJD_EPOCH = datetime(1858, 11, 17)
 STOKES_CODES = {
@@ -110,6 +112,10 @@ VARIABLES: dict[str, VariableSpec] = {
         VariableSpec("SUM_OF_WEIGHTS", PLANE_DIMS, "float64", "",
                      "Sum of imaging weights of the visibilities in each plane (CASA sumwt); "
                      "the dirty image and PSF are divided by it."),
+        VariableSpec("BEAM", (*PLANE_DIMS, "beam_param"), "float64", "arcsec, arcsec, deg",
+                     "Restoring beam of each plane: FWHM major and minor axes (arcsec) and "
+                     "position angle (deg east of north), as CASA reports them; "
+                     "attrs['restoring_beam'] holds the first plane's."),
         VariableSpec("GRID_CORRECTION_L", ("l",), "float64", "",
                      "Anti-aliasing (gridding kernel) correction along l: the dirty image was "
                      "divided by GRID_CORRECTION_L x GRID_CORRECTION_M."),
@@ -132,8 +138,10 @@ _GRID = ("SUM_OF_WEIGHTS", "GRID_CORRECTION_L", "GRID_CORRECTION_M")
 PRODUCT_KINDS: dict[str, ProductKind] = {
     "dirty": ProductKind(("SKY", "POINT_SPREAD_FUNCTION", *_GRID), "dirty",
                          "Dirty image and PSF of one imaging run."),
-    "clean": ProductKind(("SKY", "RESIDUAL", "MODEL", "POINT_SPREAD_FUNCTION"), "restored",
-                         "Deconvolved (single-term) image: restored, residual, model, PSF."),
+    "clean": ProductKind(("SKY", "RESIDUAL", "MODEL", "POINT_SPREAD_FUNCTION", "SUM_OF_WEIGHTS",
+                          "BEAM"), "restored",
+                         "Deconvolved (single-term) image: restored, residual, model, PSF, "
+                         "restoring beam per plane."),
     "mtmfs": ProductKind(("SKY", "SKY_TT1", "RESIDUAL", "RESIDUAL_TT1", "MODEL", "MODEL_TT1",
                           "ALPHA", "ALPHA_ERROR"), "restored",
                          "Multi-term MFS (nterms 2) image with spectral index."),
@@ -262,6 +270,8 @@ def make_image_dataset(
         "m": ("m", (np.arange(ny) - ny // 2) * float(cell_rad),
               {"units": "rad", "description": "direction cosine towards north"}),
     }  # fmt: skip
+    if "BEAM" in variables:
+        coords["beam_param"] = ("beam_param", np.asarray(BEAM_PARAMS))
     shape = {name: len(c[1]) for name, c in coords.items()}
     data_vars = {name: _as_variable(name, value, shape) for name, value in variables.items()}
     kind = PRODUCT_KINDS[product_kind]
@@ -276,7 +286,7 @@ def make_image_dataset(
         "history": [],
         "phase_center_deg": [np.degrees(ra), np.degrees(dec)],
         "cell_arcsec": float(np.degrees(cell_rad) * 3600.0),
-        "restoring_beam": None,
+        "restoring_beam": _first_beam(data_vars.get("BEAM")),
         "units": {name: VARIABLES[name].units for name in data_vars},
         "product_kind": product_kind,
         "schema_version": SCHEMA_VERSION,
@@ -285,6 +295,14 @@ def make_image_dataset(
     })  # fmt: skip
     check_image(ds, product_kind)
     return ds
+
+
+def _first_beam(beam: xr.Variable | None) -> dict[str, float] | None:
+    """The ``restoring_beam`` attr of the first plane of a ``BEAM`` variable."""
+    if beam is None:
+        return None
+    major, minor, pa = (float(v) for v in np.asarray(beam.data)[0, 0, 0])
+    return {"major_arcsec": major, "minor_arcsec": minor, "pa_deg": pa}
 
 
 def _default_header(ds: xr.Dataset, ra_deg: float, dec_deg: float) -> dict[str, Any]:

@@ -78,6 +78,10 @@ def provenance_record(
     return {"command": command, "config": dict(config or {}), "inputs": describe_inputs(inputs)}
 
 
+#: Coordinates of names, stored as variable-length strings (Zarr v3 has no fixed-length type).
+_STRING_COORDS = ("polarization", "beam_param")
+
+
 def _prepared(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict]]:
     """The Dataset as written (provenance, schema attrs, aligned dask chunks) and its encoding."""
     encoding = default_encoding(ds)
@@ -102,7 +106,8 @@ def _prepared(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict]]:
         out.attrs = json.loads(json.dumps(out.attrs, allow_nan=True))
     except TypeError as exc:
         raise InputError(f"image attrs are not JSON-compatible: {exc}") from None
-    out = out.assign_coords(polarization=out["polarization"].values.astype(object))
+    out = out.assign_coords({name: out[name].values.astype(object) for name in _STRING_COORDS
+                             if name in out.coords})
     return out, encoding
 
 
@@ -200,6 +205,7 @@ def open_image_store(path: str | os.PathLike, *, require_complete: bool = True) 
         raise InputError(f"cannot open image store {store}: {exc}") from None
     if "schema_version" not in ds.attrs:
         raise InputError(f"{store} is a Zarr store but not a vlassdask image product")
-    ds = ds.assign_coords(polarization=[str(p) for p in ds["polarization"].values])
+    ds = ds.assign_coords({name: [str(p) for p in ds[name].values] for name in _STRING_COORDS
+                           if name in ds.coords})
     check_image(ds)
     return ds

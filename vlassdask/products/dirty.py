@@ -12,6 +12,7 @@ import numpy as np
 from vlassdask.errors import InputError
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.imaging.dirty import DirtyImage, make_dirty_image
+from vlassdask.imaging.imaging_operator import ImagingOperator
 from vlassdask.io.atomic import check_can_write
 from vlassdask.io.fits_export import export_fits
 from vlassdask.io.image_schema import make_image_dataset
@@ -31,6 +32,21 @@ class DirtyProduct:
     summary: dict = field(default_factory=dict)
 
 
+def imaging_history(operator: ImagingOperator, ms_name: str, what: str) -> list[str]:
+    """History lines describing how ``operator`` imaged ``ms_name`` (``what``: the product)."""
+    config = operator.config
+    history = [
+        f"vlassdask {what} of {ms_name}: {config.imsize[0]}x{config.imsize[1]} "
+        f"{config.cell_arcsec} arcsec, {config.weighting}"
+        + (f" robust {config.robust}" if config.weighting == "briggs" else ""),
+        "gridding: " + ", ".join(f"{k}={v}" for k, v in operator.plan.describe().items()),
+    ]
+    if operator.counts.get("off_grid"):
+        history.append(f"{operator.counts['off_grid']} visibilities beyond the grid's uv extent "
+                       "were not gridded (cell too coarse for the longest baselines)")
+    return history
+
+
 def _dataset(result: DirtyImage, config: ImagingConfig, ms_path: Path, command: str | None):
     gx, gy = result.grid_correction
     variables = {
@@ -41,15 +57,6 @@ def _dataset(result: DirtyImage, config: ImagingConfig, ms_path: Path, command: 
     }
     if result.psf is not None:
         variables["POINT_SPREAD_FUNCTION"] = result.psf
-    history = [
-        f"vlassdask dirty image of {ms_path.name}: {config.imsize[0]}x{config.imsize[1]} "
-        f"{config.cell_arcsec} arcsec, {config.weighting}"
-        + (f" robust {config.robust}" if config.weighting == "briggs" else ""),
-        "gridding: " + ", ".join(f"{k}={v}" for k, v in result.plan.describe().items()),
-    ]
-    if result.counts.get("off_grid"):
-        history.append(f"{result.counts['off_grid']} visibilities beyond the grid's uv extent "
-                       "were not gridded (cell too coarse for the longest baselines)")
     return make_image_dataset(
         variables,
         cell_rad=config.cell_rad,
@@ -60,7 +67,7 @@ def _dataset(result: DirtyImage, config: ImagingConfig, ms_path: Path, command: 
         attrs={
             "provenance": provenance_record(config=config.to_dict(), inputs=[ms_path],
                                             command=command),
-            "history": history,
+            "history": imaging_history(result.operator, ms_path.name, "dirty image"),
             "gridding": result.plan.describe(),
             "visibility_counts": result.counts,
         },

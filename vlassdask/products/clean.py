@@ -1,0 +1,238 @@
+"""Deconvolved image product: Measurement Set -> CLEAN -> Zarr image store (+ FITS, PNG, JSON).
+
+:func:`clean_image` is the Python API (datasets in, image Dataset out); :func:`make_clean_product`
+the recipe behind ``vlassdask clean`` (Measurement Set in, products written atomically).
+
+Peak memory: the imaging operator's persisted blocks (48 bytes per gridded visibility, on the
+workers) and one image graph at a time, plus the major-cycle loop's images on the client (see
+:mod:`vlassdask.deconvolution.major_cycle`: about ten float64 nx x ny images, more for
+multiscale), plus the product Dataset (six float32 images) while it is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from vlassdask.deconvolution.config import CleanConfig
+from vlassdask.deconvolution.major_cycle import (
+    CleanResult,
+    CycleRecord,
+    check_clean_config,
+    cotton_schwab,
+)
+from vlassdask.imaging.config import ImagingConfig
+from vlassdask.imaging.imaging_operator import BlockCache, ImagingOperator
+from vlassdask.io.atomic import atomic_output, check_can_write
+from vlassdask.io.fits_export import export_fits, fits_paths
+from vlassdask.io.image_schema import DEFAULT_CHUNK_PIXELS, make_image_dataset
+from vlassdask.io.image_store import provenance_record, write_image_store
+from vlassdask.io.mask_read import read_mask
+from vlassdask.io.ms_read import open_measurement_set
+from vlassdask.io.preview import write_preview_png
+from vlassdask.products.dirty import imaging_history
+
+#: The variables written as FITS files (``<stem>.<variable>.fits``).
+FITS_VARIABLES = ("SKY", "RESIDUAL", "MODEL", "POINT_SPREAD_FUNCTION")
+
+
+@dataclass
+class CleanProduct:
+    """What :func:`make_clean_product` wrote and measured."""
+
+    store: Path
+    cycles_json: Path
+    fits: list[Path] = field(default_factory=list)
+    preview: Path | None = None
+    summary: dict = field(default_factory=dict)
+
+
+def _image_dataset(result: CleanResult, operator: ImagingOperator, clean: CleanConfig,
+                   mask: np.ndarray | None, *, inputs: list, name: str,
+                   command: str | None) -> xr.Dataset:
+    beam = result.beam
+    variables = {
+        "SKY": result.restored.astype(np.float32),
+        "RESIDUAL": result.residual.astype(np.float32),
+        "MODEL": result.model.astype(np.float32),
+        "POINT_SPREAD_FUNCTION": result.psf.astype(np.float32),
+        "SUM_OF_WEIGHTS": np.array([[[operator.sum_of_weights]]]),
+        "BEAM": np.array([[[[beam.major_arcsec, beam.minor_arcsec, beam.pa_deg]]]]),
+    }
+    if mask is not None:
+        variables["MASK"] = mask
+    history = imaging_history(operator, name, f"{clean.deconvolver} CLEAN")
+    history.append(f"CLEAN stopped after {result.iterations} iterations and "
+                   f"{result.major_cycles} major cycles: {result.stop_reason} "
+                   f"(tclean stop code {result.stop_code})")
+    ds = make_image_dataset(
+        variables,
+        cell_rad=operator.config.cell_rad,
+        phase_center_rad=operator.phase_center_rad,
+        frequency_hz=[operator.frequency_hz],
+        time_mjd=[operator.time_mjd],
+        product_kind="clean",
+        attrs={
+            "provenance": provenance_record(
+                config={"imaging": operator.config.to_dict(), "clean": clean.to_dict()},
+                inputs=inputs, command=command),
+            "history": history,
+            "gridding": operator.plan.describe(),
+            "visibility_counts": operator.counts,
+            "clean": result.summary(),
+            "stop_code": result.stop_code,
+            "stop_reason": result.stop_reason,
+        },
+    )
+    chunks = {"l": DEFAULT_CHUNK_PIXELS, "m": DEFAULT_CHUNK_PIXELS}
+    return ds.chunk(chunks)
+
+
+def clean_image(
+    datasets: list[xr.Dataset],
+    imaging: ImagingConfig,
+    clean: CleanConfig,
+    *,
+    weight_column: str = "WEIGHT",
+    mask: np.ndarray | None = None,
+    progress: Callable[[CycleRecord], None] | None = None,
+    cache: BlockCache | None = None,
+    name: str = "visibilities",
+    command: str | None = None,
+) -> xr.Dataset:
+    """Deconvolve visibilities with Cotton-Schwab CLEAN: one call, an image Dataset back.
+
+    Parameters
+    ----------
+    datasets
+        dask-ms datasets as :func:`vlassdask.io.ms_read.open_measurement_set` returns them.
+    imaging, clean
+        Imaging and CLEAN parameters.
+    weight_column
+        WEIGHT_SPECTRUM or WEIGHT.
+    mask
+        Clean mask (nx, ny), true where components may go; default everywhere.
+    progress
+        Called with each major cycle's :class:`~vlassdask.deconvolution.major_cycle.CycleRecord`.
+    cache
+        Keep the prepared visibilities in this block cache instead of worker memory.
+    name, command
+        The input's name (history) and the command line (provenance).
+
+    Returns
+    -------
+    xarray.Dataset
+        A ``clean`` image product (dask-backed, chunked as a store is): ``SKY`` (restored),
+        ``RESIDUAL``, ``MODEL``, ``POINT_SPREAD_FUNCTION``, ``SUM_OF_WEIGHTS``, ``BEAM`` (and
+        ``MASK``); attrs ``restoring_beam``, ``stop_code``, ``stop_reason`` and ``clean`` (the
+        per-cycle history).
+
+    Raises
+    ------
+    InputError, ConfigError
+        Bad data, a mask that does not fit, or options that do not fit the image.
+    """
+    check_clean_config(clean, imaging.imsize)
+    operator = ImagingOperator.build(datasets, imaging, weight_column=weight_column, cache=cache)
+    result = cotton_schwab(operator, clean, mask=mask, progress=progress,
+                           fft_threads=imaging.fft_threads)
+    return _image_dataset(result, operator, clean, mask, inputs=[], name=name, command=command)
+
+
+def cycles_json_path(out: str | os.PathLike) -> Path:
+    """Where the per-cycle JSON summary of the product ``out`` goes: ``<stem>.clean.json``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.clean.json")
+
+
+def make_clean_product(
+    ms: str | os.PathLike,
+    out: str | os.PathLike,
+    imaging: ImagingConfig,
+    clean: CleanConfig,
+    *,
+    mask: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    fits: str | os.PathLike | None = None,
+    preview: str | os.PathLike | None = None,
+    command: str | None = None,
+    progress: Callable[[CycleRecord], None] | None = None,
+) -> CleanProduct:
+    """CLEAN ``ms`` and write the image product ``out`` and its cycle summary.
+
+    Parameters
+    ----------
+    ms
+        Measurement Set.
+    out
+        Zarr store to create (atomically, with a completion marker; refused if it exists unless
+        ``overwrite``). The JSON summary of every major cycle and the stop reason goes beside it
+        (:func:`cycles_json_path`).
+    imaging, clean
+        Imaging and CLEAN parameters.
+    mask
+        Clean mask: a FITS image or an image store on the image's pixel grid.
+    overwrite
+        Replace existing outputs.
+    fits
+        Also export SKY, RESIDUAL, MODEL and PSF as ``<stem>.<variable>.fits``.
+    preview
+        Also write a PNG preview of the restored image here.
+    command
+        The command line, recorded in the provenance.
+    progress
+        Called with each major cycle's record.
+
+    Raises
+    ------
+    InputError, ConfigError, ProductExistsError
+        Before anything is computed for outputs that exist, options that do not fit the image and
+        masks on another grid; before anything is written for bad data.
+    """
+    store = check_can_write(out, overwrite=overwrite)
+    cycles = check_can_write(cycles_json_path(store), overwrite=overwrite)
+    for path in (fits_paths(fits, FITS_VARIABLES) if fits else []) + (
+            [Path(preview)] if preview else []):
+        check_can_write(path, overwrite=overwrite)
+    check_clean_config(clean, imaging.imsize)
+    mask_file = read_mask(mask) if mask is not None else None
+    if mask_file is not None:
+        mask_file.check_grid(imaging.imsize, imaging.cell_arcsec, mask_file.center_deg)
+    ms_path = Path(ms)
+    vis = open_measurement_set(ms_path, data_column=imaging.data_column,
+                               row_chunks=imaging.row_chunks,
+                               fields=list(imaging.fields) if imaging.fields else None,
+                               spws=list(imaging.spws) if imaging.spws else None)
+    operator = ImagingOperator.build(vis.datasets, imaging, weight_column=vis.weight_column)
+    mask_array = None if mask_file is None else mask_file.check_grid(
+        imaging.imsize, imaging.cell_arcsec,
+        tuple(math.degrees(v) for v in operator.phase_center_rad))
+    result = cotton_schwab(operator, clean, mask=mask_array, progress=progress,
+                           fft_threads=imaging.fft_threads)
+    inputs = [ms_path] + ([mask_file.path] if mask_file is not None else [])
+    ds = _image_dataset(result, operator, clean, mask_array, inputs=inputs, name=ms_path.name,
+                        command=command)
+    write_image_store(ds, store, overwrite=overwrite)
+    summary = {
+        "ms": str(ms_path), "store": str(store), "imaging": imaging.to_dict(),
+        "clean_config": clean.to_dict(), **result.summary(),
+        "sum_of_weights": operator.sum_of_weights, "visibilities": operator.counts,
+        "gridding": operator.plan.describe(),
+        "peak_jy_per_beam": float(np.abs(result.restored).max()),
+    }
+    with atomic_output(cycles, overwrite=overwrite, directory=False) as tmp:
+        tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    product = CleanProduct(store=store, cycles_json=cycles,
+                           summary={k: v for k, v in summary.items() if k != "cycles"})
+    if fits:
+        product.fits = export_fits(ds, fits, variables=FITS_VARIABLES, overwrite=overwrite)
+    if preview:
+        product.preview = write_preview_png(ds, preview, overwrite=overwrite)
+    return product
