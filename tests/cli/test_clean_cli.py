@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -10,8 +11,10 @@ import numpy as np
 import pytest
 import xarray as xr
 from astropy.io import fits
+from casacore.tables import table
 
 from vlassdask.io.atomic import COMPLETION_MARKER
+from vlassdask.kernels.dft import predict_visibilities as dft_predict
 from vlassdask.testing.ms import make_test_ms
 
 INNER = ["W04", "W08", "W12", "W16", "E04", "E08", "E12", "E16", "N04", "N08", "N12", "N16"]
@@ -152,3 +155,50 @@ def test_existing_output_is_kept(cleaned, clean_ms):
     assert proc.returncode == 2
     assert "already exists" in proc.stderr and "--overwrite" in proc.stderr
     assert (out / "img.clean.json").read_text() == before
+
+
+def test_zarr_visibility_cache_gives_the_same_product(clean_ms, tmp_path):
+    models = {}
+    for cache in ("memory", "zarr"):
+        proc = _run("--ms", str(clean_ms), "--out", str(tmp_path / f"{cache}.zarr"), *GRID,
+                    "--niter", "60", "--no-preview", "--visibility-cache", cache)
+        assert proc.returncode == 0, proc.stderr
+        assert ("a Zarr cache" in proc.stderr) == (cache == "zarr")
+        with xr.open_zarr(tmp_path / f"{cache}.zarr") as ds:
+            models[cache] = ds.MODEL.values
+    np.testing.assert_array_equal(models["memory"], models["zarr"])
+    assert not [p for p in tmp_path.iterdir() if ".blocks-" in p.name]  # cache removed
+
+
+def test_savemodel_writes_the_model_visibilities(clean_ms, tmp_path):
+    ms = tmp_path / "copy.ms"
+    shutil.copytree(clean_ms, ms)
+    with table(str(ms), ack=False) as tab:
+        nrows = tab.nrows()
+    proc = _run("--ms", str(ms), "--out", str(tmp_path / "s.zarr"), *GRID, "--niter", "50",
+                "--no-preview", "--savemodel")
+    assert proc.returncode == 0, proc.stderr
+    with xr.open_zarr(tmp_path / "s.zarr") as ds:
+        model = ds.MODEL.values[0, 0, 0].astype(np.float64)
+        l_rad, m_rad = ds.l.values, ds.m.values
+    with table(str(ms), ack=False) as tab:
+        assert tab.nrows() == nrows  # rows updated in place, none appended
+        cols = {c: tab.getcol(c) for c in ("MODEL_DATA", "UVW", "DATA_DESC_ID", "FLAG")}
+    with table(f"{ms}::SPECTRAL_WINDOW", ack=False) as spw:
+        chan_freq = [spw.getcell("CHAN_FREQ", r) for r in range(spw.nrows())]
+    with table(f"{ms}::DATA_DESCRIPTION", ack=False) as dd:
+        dd_spw = dd.getcol("SPECTRAL_WINDOW_ID")
+    x, y = np.nonzero(model)
+    lmn = np.stack([l_rad[x], m_rad[y], np.sqrt(1 - l_rad[x] ** 2 - m_rad[y] ** 2)], axis=1)
+    fluxes = np.zeros((x.size, 2, 4))
+    fluxes[:, :, 0] = model[x, y][:, None]
+    for ddid in np.unique(cols["DATA_DESC_ID"]):
+        rows = cols["DATA_DESC_ID"] == ddid
+        expected = dft_predict(cols["UVW"][rows], np.asarray(chan_freq[dd_spw[ddid]]), lmn, fluxes)
+        got = cols["MODEL_DATA"][rows]
+        ok = ~(cols["FLAG"][rows][..., 0] | cols["FLAG"][rows][..., 3])
+        for hand in (0, 3):  # RR and LL: the model; RL and LR: zero
+            assert np.abs(got[..., hand] - expected[..., 0])[ok].max() <= 1e-4 * model.sum()
+        assert not got[..., 1:3].any()
+    with table(str(clean_ms), ack=False) as tab:
+        assert "MODEL_DATA" not in tab.colnames()  # only the copy was changed

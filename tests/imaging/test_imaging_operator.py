@@ -21,6 +21,7 @@ from vlassdask.errors import InputError
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.imaging.imaging_operator import ImagingOperator
 from vlassdask.imaging.operator import dirty_image
+from vlassdask.io.block_cache import ZarrBlockCache
 from vlassdask.io.ms_read import open_measurement_set
 from vlassdask.kernels.dft import predict_visibilities as dft_predict
 from vlassdask.testing.ms import make_test_ms
@@ -179,3 +180,21 @@ def test_bad_model_is_refused(operator):
     bad[3, 3] = np.nan
     with pytest.raises(InputError, match="non-finite"):
         operator.residual(bad)
+
+
+def test_zarr_block_cache_gives_the_same_images(op_ms, operator, tmp_path):
+    model = _model(operator.shape)
+    vis = open_measurement_set(op_ms, row_chunks=CONFIG.row_chunks)
+    with dask.config.set(scheduler="threads"), ZarrBlockCache(tmp_path) as cache:
+        cached = ImagingOperator.build(vis.datasets, CONFIG, weight_column=vis.weight_column,
+                                       cache=cache)
+        assert all(isinstance(b.compute(), str) for b in cached.blocks)  # handles, not data
+        assert cache.nbytes() >= cached.block_bytes * 0.9
+        residual, dirty = dask.compute(cached.residual(model), cached.dirty())
+        expected_residual, expected_dirty = dask.compute(operator.residual(model),
+                                                         operator.dirty())
+        path = cache.path
+    np.testing.assert_array_equal(residual, expected_residual)
+    np.testing.assert_array_equal(dirty, expected_dirty)
+    assert cached.counts == operator.counts
+    assert not path.exists()  # removed on close

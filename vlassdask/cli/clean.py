@@ -120,6 +120,14 @@ def clean(
     mask: Annotated[Path | None, typer.Option(
         "--mask", help="Clean mask on the image's grid: FITS image or image store, non-zero "
         "where components may go. tclean default: no mask.")] = None,
+    visibility_cache: Annotated[str, typer.Option(
+        "--visibility-cache", help="Where the prepared visibilities stay between major cycles: "
+        "memory (on the workers), zarr (a cache beside --out, removed at the end) or auto "
+        "(zarr when they would take over half the workers' memory).")] = "auto",
+    savemodel: Annotated[bool, typer.Option(
+        "--savemodel", help="Write the final model's visibilities into the MS's MODEL_DATA "
+        "column (tclean savemodel='modelcolumn'), after the products are written. This changes "
+        "the input MS. tclean default: none.")] = False,
     config: Annotated[Path | None, typer.Option(
         "--config", help="YAML file with 'imaging:' and 'clean:' sections "
         "(pipelines/clean.yaml); options given here override it.")] = None,
@@ -176,14 +184,19 @@ def clean(
         product = make_clean_product(
             ms, out, imaging_cfg, clean_cfg, mask=mask, overwrite=overwrite, fits=fits,
             preview=preview_path, command=" ".join(sys.argv),
-            progress=lambda record: console.print(record.line()))
+            progress=lambda record: console.print(record.line()),
+            visibility_cache=visibility_cache, savemodel=savemodel)
     s = product.summary
     beam = s["restoring_beam"]
     console.print(f"wrote {product.store}: stop code {s['stop_code']} ({s['stop_reason']}), "
                   f"{s['iterations']} iterations in {s['major_cycles']} major cycles; beam "
                   f"{beam['major_arcsec']:.3f}\" x {beam['minor_arcsec']:.3f}\" at "
                   f"{beam['pa_deg']:.1f} deg; final rms {s['final_rms_jy']:.4g} Jy/beam")
+    console.print(f"prepared visibilities: {s['prepared_bytes'] / 2**20:.1f} MiB kept in "
+                  f"{'a Zarr cache' if s['visibility_cache'] == 'zarr' else 'worker memory'}")
     console.print(f"wrote {product.cycles_json}")
+    if savemodel:
+        console.print(f"wrote MODEL_DATA into {ms}")
     report_outputs(product, json_out=json_out)
     if s["diverged"]:
         console.print(f"warning: CLEAN diverged ({s['stop_reason']}); the product is kept for "

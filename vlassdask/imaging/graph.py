@@ -64,6 +64,21 @@ def current_client():
         return None
 
 
+def worker_memory_bytes() -> int:
+    """Memory the current scheduler's workers may use: the sum of the distributed workers'
+    memory limits (their available system memory where unlimited), or this machine's available
+    memory for dask's local schedulers."""
+    import psutil
+
+    available = int(psutil.virtual_memory().available)
+    client = current_client()
+    if client is None:
+        return available
+    limits = [int(w.get("memory_limit") or 0)
+              for w in client.scheduler_info(n_workers=-1)["workers"].values()]
+    return sum(limit if limit > 0 else available for limit in limits) or available
+
+
 def shared(obj):
     """``obj`` as one graph input: scattered to the workers when a distributed client is active
     (kernel tables, density grids and model images are megabytes; they should not travel inside

@@ -22,6 +22,8 @@ import numpy as np
 import xarray as xr
 from daskms import xds_to_table
 
+from vlassdask.errors import InputError
+
 #: Circular correlation types RR, RL, LR, LL (casacore Stokes enumeration).
 CIRCULAR_CORR_TYPES = (5, 6, 7, 8)
 #: Receptor index pairs of the circular correlations, shape (4, 2).
@@ -313,3 +315,41 @@ def write_measurement_set(
         dask.compute(xds_to_table(dataset, f"{table}::{name}", columns="ALL"))
     # dask-ms caches open tables per path; drop them so that no handle outlives the write
     gc.collect()
+
+
+#: Parallel-hand correlation types (RR, LL, XX, YY): they carry Stokes I of a model.
+PARALLEL_HANDS = (5, 8, 9, 12)
+
+
+def write_model_data(ms: str | os.PathLike, datasets: Sequence[xr.Dataset],
+                     model_vis: Sequence[da.Array]) -> None:
+    """Write Stokes I model visibilities into the MODEL_DATA column of ``ms``.
+
+    The column is created if the MS lacks it (complex, like DATA). Parallel hands get the
+    model, cross hands zero: what tclean's ``savemodel='modelcolumn'`` leaves for an
+    unpolarised model. This is the one change vlassdask makes to an input, and only when asked.
+
+    Parameters
+    ----------
+    ms
+        The Measurement Set the datasets were read from.
+    datasets
+        As :func:`vlassdask.io.ms_read.open_measurement_set` returned them (with ROWID).
+    model_vis
+        One complex (row, chan) dask array per dataset, chunked like its rows.
+
+    Notes
+    -----
+    Peak memory: one row chunk of model visibilities (``rows x chan x corr x 8`` bytes) per
+    worker thread.
+    """
+    out = []
+    for ds, model in zip(datasets, model_vis, strict=True):
+        hands = np.isin(np.asarray(ds.attrs["corr_types"]), PARALLEL_HANDS)
+        data = model.astype(np.complex64)[:, :, None] * hands.astype(np.complex64)[None, None]
+        if "ROWID" not in ds.coords:
+            raise InputError("the datasets carry no ROWID: they were not read from an MS")
+        # ROWID says which rows to update; without it dask-ms would append new rows
+        out.append(xr.Dataset({"MODEL_DATA": (("row", "chan", "corr"), data)},
+                              coords={"ROWID": ds.ROWID}, attrs=ds.attrs))
+    dask.compute(xds_to_table(out, str(ms), columns=["MODEL_DATA"]))

@@ -11,6 +11,7 @@ multiscale), plus the product Dataset (six float32 images) while it is written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -28,17 +29,26 @@ from vlassdask.deconvolution.major_cycle import (
     check_clean_config,
     cotton_schwab,
 )
+from vlassdask.errors import ConfigError, InputError
 from vlassdask.imaging.config import ImagingConfig
+from vlassdask.imaging.graph import worker_memory_bytes
 from vlassdask.imaging.imaging_operator import BlockCache, ImagingOperator
 from vlassdask.io.atomic import atomic_output, check_can_write
+from vlassdask.io.block_cache import ZarrBlockCache
 from vlassdask.io.fits_export import export_fits, fits_paths
 from vlassdask.io.image_schema import DEFAULT_CHUNK_PIXELS, make_image_dataset
 from vlassdask.io.image_store import provenance_record, write_image_store
 from vlassdask.io.mask_read import read_mask
 from vlassdask.io.ms_read import open_measurement_set
+from vlassdask.io.ms_write import write_model_data
 from vlassdask.io.preview import write_preview_png
 from vlassdask.products.dirty import imaging_history
 
+#: Where the prepared visibilities are kept: worker memory, a Zarr cache, or chosen by size.
+VISIBILITY_CACHES = ("auto", "memory", "zarr")
+#: ``auto`` spills to Zarr when the prepared visibilities would take more than this fraction of
+#: the workers' memory.
+SPILL_FRACTION = 0.5
 #: The variables written as FITS files (``<stem>.<variable>.fits``).
 FITS_VARIABLES = ("SKY", "RESIDUAL", "MODEL", "POINT_SPREAD_FUNCTION")
 
@@ -146,6 +156,21 @@ def clean_image(
     return _image_dataset(result, operator, clean, mask, inputs=[], name=name, command=command)
 
 
+def prepared_bytes(datasets: list[xr.Dataset]) -> int:
+    """Upper bound of the prepared visibilities' memory: 48 bytes per visibility (all of them,
+    flagged or not) + 32 per row (see :class:`vlassdask.imaging.first_pass.Weighted`)."""
+    return sum(48 * ds.sizes["row"] * ds.sizes["chan"] + 32 * ds.sizes["row"] for ds in datasets)
+
+
+def _spill(visibility_cache: str, estimate: int) -> bool:
+    if visibility_cache not in VISIBILITY_CACHES:
+        raise ConfigError(f"visibility cache must be one of {', '.join(VISIBILITY_CACHES)}, got "
+                          f"{visibility_cache!r}")
+    if visibility_cache == "auto":
+        return estimate > SPILL_FRACTION * worker_memory_bytes()
+    return visibility_cache == "zarr"
+
+
 def cycles_json_path(out: str | os.PathLike) -> Path:
     """Where the per-cycle JSON summary of the product ``out`` goes: ``<stem>.clean.json``."""
     out = Path(out)
@@ -164,6 +189,8 @@ def make_clean_product(
     preview: str | os.PathLike | None = None,
     command: str | None = None,
     progress: Callable[[CycleRecord], None] | None = None,
+    visibility_cache: str = "auto",
+    savemodel: bool = False,
 ) -> CleanProduct:
     """CLEAN ``ms`` and write the image product ``out`` and its cycle summary.
 
@@ -189,6 +216,14 @@ def make_clean_product(
         The command line, recorded in the provenance.
     progress
         Called with each major cycle's record.
+    visibility_cache
+        ``memory`` (prepared visibilities persisted on the workers), ``zarr`` (a Zarr block
+        cache beside ``out``, removed at the end) or ``auto``: ``zarr`` when their estimate
+        (:func:`prepared_bytes`) exceeds :data:`SPILL_FRACTION` of the workers' memory.
+    savemodel
+        Write the final model's visibilities into the MS's MODEL_DATA column (tclean's
+        ``savemodel='modelcolumn'``), after every product is written: the only change made to
+        the input, and only when asked.
 
     Raises
     ------
@@ -206,25 +241,49 @@ def make_clean_product(
     if mask_file is not None:
         mask_file.check_grid(imaging.imsize, imaging.cell_arcsec, mask_file.center_deg)
     ms_path = Path(ms)
+    if savemodel and not os.access(ms_path, os.W_OK):
+        raise InputError(f"cannot write MODEL_DATA into {ms_path}: it is not writable")
     vis = open_measurement_set(ms_path, data_column=imaging.data_column,
                                row_chunks=imaging.row_chunks,
                                fields=list(imaging.fields) if imaging.fields else None,
                                spws=list(imaging.spws) if imaging.spws else None)
-    operator = ImagingOperator.build(vis.datasets, imaging, weight_column=vis.weight_column)
-    mask_array = None if mask_file is None else mask_file.check_grid(
-        imaging.imsize, imaging.cell_arcsec,
-        tuple(math.degrees(v) for v in operator.phase_center_rad))
-    result = cotton_schwab(operator, clean, mask=mask_array, progress=progress,
-                           fft_threads=imaging.fft_threads)
-    inputs = [ms_path] + ([mask_file.path] if mask_file is not None else [])
-    ds = _image_dataset(result, operator, clean, mask_array, inputs=inputs, name=ms_path.name,
+    spill = _spill(visibility_cache, prepared_bytes(vis.datasets))
+    with contextlib.ExitStack() as stack:
+        cache = stack.enter_context(ZarrBlockCache(store.parent, prefix=f".{store.name}.blocks-")
+                                    ) if spill else None
+        operator = ImagingOperator.build(vis.datasets, imaging, weight_column=vis.weight_column,
+                                         cache=cache)
+        mask_array = None if mask_file is None else mask_file.check_grid(
+            imaging.imsize, imaging.cell_arcsec,
+            tuple(math.degrees(v) for v in operator.phase_center_rad))
+        result = cotton_schwab(operator, clean, mask=mask_array, progress=progress,
+                               fft_threads=imaging.fft_threads)
+        product = _write_products(result, operator, clean, mask_array, store=store,
+                                  cycles=cycles, inputs=[ms_path] + (
+                                      [mask_file.path] if mask_file is not None else []),
+                                  command=command, overwrite=overwrite, fits=fits,
+                                  preview=preview, extra={
+                                      "ms": str(ms_path), "imaging": imaging.to_dict(),
+                                      "visibility_cache": "zarr" if spill else "memory"})
+        if savemodel:
+            write_model_data(ms_path, vis.datasets, operator.predict(result.model))
+            product.summary["model_data_written"] = str(ms_path)
+    return product
+
+
+def _write_products(result: CleanResult, operator: ImagingOperator, clean: CleanConfig,
+                    mask: np.ndarray | None, *, store: Path, cycles: Path, inputs: list[Path],
+                    command: str | None, overwrite: bool, fits, preview, extra: dict
+                    ) -> CleanProduct:  # fmt: skip
+    """Write the image store, the cycle JSON, FITS and PNG of a finished run."""
+    ds = _image_dataset(result, operator, clean, mask, inputs=inputs, name=inputs[0].name,
                         command=command)
     write_image_store(ds, store, overwrite=overwrite)
     summary = {
-        "ms": str(ms_path), "store": str(store), "imaging": imaging.to_dict(),
-        "clean_config": clean.to_dict(), **result.summary(),
+        **extra, "store": str(store), "clean_config": clean.to_dict(), **result.summary(),
         "sum_of_weights": operator.sum_of_weights, "visibilities": operator.counts,
         "gridding": operator.plan.describe(),
+        "prepared_bytes": operator.block_bytes,
         "peak_jy_per_beam": float(np.abs(result.restored).max()),
     }
     with atomic_output(cycles, overwrite=overwrite, directory=False) as tmp:
