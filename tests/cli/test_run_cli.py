@@ -42,6 +42,24 @@ def test_run_writes_every_product(config, tmp_path, capsys):
     assert (out / "dirty.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_run_with_a_clean_section_cleans(tmp_path, capsys):
+    path = tmp_path / "clean.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "clean": {"niter": 200, "nsigma": 3.0}}))
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--scheduler", "threads"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert {"clean.zarr", "clean.png", "clean.clean.json", "clean.sky.fits",
+            "clean.residual.fits"} <= set(summary["outputs"])
+    assert summary["clean"]["stop_code"] in (1, 8)
+    assert "major   1:" in captured.err
+    with xr.open_zarr(out / "clean.zarr") as ds:
+        assert ds.attrs["product_kind"] == "clean"
+        # the restored 1 Jy source at the centre; the model holds its flux
+        assert float(ds.SKY[0, 0, 0, 64, 64]) == pytest.approx(1.0, abs=0.05)
+        assert float(ds.MODEL.sum()) == pytest.approx(1.0, abs=0.05)
+
+
 def test_run_refuses_to_overwrite_and_keeps_products(config, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(config), "--out", str(out), "--scheduler", "threads"]) == 0
@@ -56,7 +74,7 @@ def test_run_refuses_to_overwrite_and_keeps_products(config, tmp_path, capsys):
 
 def test_run_rejects_an_unknown_section(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
-    path.write_text(yaml.safe_dump({**TINY, "clean": {"niter": 10}}))
+    path.write_text(yaml.safe_dump({**TINY, "deconvolution": {"niter": 10}}))
     assert main(["run", str(path), "--out", str(tmp_path / "o"), "--scheduler", "sync"]) == 2
     assert "unknown section" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

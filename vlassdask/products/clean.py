@@ -101,8 +101,7 @@ def _image_dataset(result: CleanResult, operator: ImagingOperator, clean: CleanC
             "stop_reason": result.stop_reason,
         },
     )
-    chunks = {"l": DEFAULT_CHUNK_PIXELS, "m": DEFAULT_CHUNK_PIXELS}
-    return ds.chunk(chunks)
+    return ds
 
 
 def clean_image(
@@ -153,7 +152,8 @@ def clean_image(
     operator = ImagingOperator.build(datasets, imaging, weight_column=weight_column, cache=cache)
     result = cotton_schwab(operator, clean, mask=mask, progress=progress,
                            fft_threads=imaging.fft_threads)
-    return _image_dataset(result, operator, clean, mask, inputs=[], name=name, command=command)
+    ds = _image_dataset(result, operator, clean, mask, inputs=[], name=name, command=command)
+    return ds.chunk({"l": DEFAULT_CHUNK_PIXELS, "m": DEFAULT_CHUNK_PIXELS})
 
 
 def prepared_bytes(datasets: list[xr.Dataset]) -> int:

@@ -1,8 +1,10 @@
-"""The main job: simulate a small VLASS-like observation, image it, write Zarr + FITS + PNG.
+"""The main job: simulate a small VLASS-like observation, image and CLEAN it, write the products.
 
 Driven by a pipeline YAML (``pipelines/end_to_end.yaml``) with sections ``simulate`` and ``sky``
-(as :mod:`vlassdask.simulate` reads them) and ``imaging`` (:class:`ImagingConfig`). Outputs in
-``out_dir``: ``obs.ms``, ``dirty.zarr``, ``dirty.fits``, ``dirty.png``.
+(as :mod:`vlassdask.simulate` reads them), ``imaging`` (:class:`ImagingConfig`) and, optionally,
+``clean`` (:class:`CleanConfig`). Outputs in ``out_dir``: ``obs.ms``, ``dirty.zarr``,
+``dirty.fits``, ``dirty.png`` and with a ``clean`` section ``clean.zarr``,
+``clean.clean.json``, ``clean.png`` and ``clean.<variable>.fits`` (image, residual, model, PSF).
 """
 
 from __future__ import annotations
@@ -12,16 +14,19 @@ import time
 from pathlib import Path
 from typing import Any
 
+from vlassdask.deconvolution.config import CleanConfig
 from vlassdask.errors import reject_unknown_keys
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.io.atomic import check_can_write
 from vlassdask.io.config_files import read_yaml_mapping
+from vlassdask.io.fits_export import fits_paths
+from vlassdask.products.clean import FITS_VARIABLES, cycles_json_path, make_clean_product
 from vlassdask.products.dirty import make_dirty_product
 from vlassdask.products.simulation import simulate_observation
 from vlassdask.simulate import from_dict
 from vlassdask.simulate.sky import random_sky, sky_from_records
 
-SECTIONS = ("simulate", "sky", "imaging")
+SECTIONS = ("simulate", "sky", "imaging", "clean")
 
 
 def read_pipeline_config(path: str | os.PathLike) -> dict[str, Any]:
@@ -51,10 +56,18 @@ def run_end_to_end(
     sky = (sky_from_records(doc["sky"], f"sky: section of {config}") if doc.get("sky")
            else random_sky(10, ra_deg=sim.ra_deg, dec_deg=sim.dec_deg, seed=sim.seed))
     imaging = ImagingConfig.from_mapping(doc.get("imaging") or {})
+    clean = CleanConfig.from_mapping(doc["clean"]) if doc.get("clean") else None
     out = Path(out_dir)
-    paths = {name: out / name for name in ("obs.ms", "dirty.zarr", "dirty.fits", "dirty.png")}
+    names = ["obs.ms", "dirty.zarr", "dirty.fits", "dirty.png"]
+    if clean is not None:
+        names += ["clean.zarr", "clean.png"]
+    paths = {name: out / name for name in names}
     for path in paths.values():
         check_can_write(path, overwrite=overwrite)
+    if clean is not None:
+        for path in [cycles_json_path(paths["clean.zarr"]), *fits_paths(out / "clean.fits",
+                                                                         FITS_VARIABLES)]:
+            check_can_write(path, overwrite=overwrite)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     log(f"simulating {len(sky)} sources -> {paths['obs.ms']}")
@@ -66,6 +79,21 @@ def run_end_to_end(
                                  preview=paths["dirty.png"], command=f"vlassdask run {config}",
                                  progress=progress)
     t2 = time.perf_counter()
-    return {"outputs": {k: str(v) for k, v in paths.items()},
-            "seconds": {"simulate": round(t1 - t0, 2), "image": round(t2 - t1, 2)},
-            **product.summary}
+    summary = {"outputs": {k: str(v) for k, v in paths.items()},
+               "seconds": {"simulate": round(t1 - t0, 2), "image": round(t2 - t1, 2)},
+               **product.summary}
+    if clean is not None:
+        log(f"cleaning ({clean.deconvolver}, niter {clean.niter}, nsigma {clean.nsigma:g}) -> "
+            f"{paths['clean.zarr']}")
+        cleaned = make_clean_product(paths["obs.ms"], paths["clean.zarr"], imaging, clean,
+                                     overwrite=overwrite, fits=out / "clean.fits",
+                                     preview=paths["clean.png"],
+                                     command=f"vlassdask run {config}",
+                                     progress=lambda record: log(record.line()))
+        summary["outputs"].update({"clean.clean.json": str(cleaned.cycles_json),
+                                   **{p.name: str(p) for p in cleaned.fits}})
+        summary["seconds"]["clean"] = round(time.perf_counter() - t2, 2)
+        summary["clean"] = {k: cleaned.summary[k] for k in (
+            "stop_code", "stop_reason", "iterations", "major_cycles", "restoring_beam",
+            "final_rms_jy", "peak_jy_per_beam")}
+    return summary
