@@ -163,7 +163,7 @@ result = tclean(vis=ms, imagename=name, imsize=[{n}, {n}], cell="{cell}arcsec",
                 specmode="mfs", gridder="{gridder}", wprojplanes=-1, weighting="briggs",
                 robust=1.0, deconvolver="hogbom", niter=stop["niter"],
                 cycleniter=stop["cycleniter"], nsigma=stop["nsigma"], nmajor=stop["nmajor"],
-                gain=0.1, stokes="I", pblimit=-1.0, fullsummary=False)
+                gain=0.1, stokes="I", pblimit=-1e-4, fullsummary=False)
 for kind in ("image", "residual"):
     exportfits(imagename=name + "." + kind, fitsimage=name + "." + kind + ".fits",
                overwrite=True)
