@@ -69,6 +69,38 @@ def _footprint(pu, pv, w, table, chirp, w_layer, a_min, inv_da, support, oversam
     return fu, fv
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _spread(grids, val, fu, fv, ku, kv, dw, first_order, support):
+    """Add ``val`` x the separable kernel (and x ``dw`` to the first-order grid) at (fu, fv)."""
+    for i in range(support):
+        vi = val * ku[i]
+        row = grids[0, fu + i]
+        for j in range(support):
+            row[fv + j] += vi * kv[j]
+        if first_order:
+            vi1 = vi * dw
+            row1 = grids[1, fu + i]
+            for j in range(support):
+                row1[fv + j] += vi1 * kv[j]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _interpolate(grids, fu, fv, ku, kv, dw, first_order, support):
+    """The adjoint of :func:`_spread`: the kernel-weighted sum of the grids at (fu, fv)."""
+    acc = 0j
+    for i in range(support):
+        row = grids[0, fu + i]
+        part = 0j
+        for j in range(support):
+            part += row[fv + j] * np.conj(kv[j])
+        if first_order:
+            row1 = grids[1, fu + i]
+            for j in range(support):
+                part += dw * row1[fv + j] * np.conj(kv[j])
+        acc += part * np.conj(ku[i])
+    return acc
+
+
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _grid(pu, pv, w, vals, lo, hi, grids, table, chirp, w_layer, a_min, inv_da, support,
           oversample):
@@ -86,17 +118,7 @@ def _grid(pu, pv, w, vals, lo, hi, grids, table, chirp, w_layer, a_min, inv_da, 
         if fu < 0:
             dropped += 1
             continue
-        dw = abs(w[s]) - w_layer
-        for i in range(support):
-            vi = val * ku[i]
-            row = grids[0, fu + i]
-            for j in range(support):
-                row[fv + j] += vi * kv[j]
-            if first_order:
-                vi1 = vi * dw
-                row1 = grids[1, fu + i]
-                for j in range(support):
-                    row1[fv + j] += vi1 * kv[j]
+        _spread(grids, val, fu, fv, ku, kv, abs(w[s]) - w_layer, first_order, support)
     return dropped
 
 
@@ -112,18 +134,7 @@ def _degrid(pu, pv, w, index, lo, hi, grids, out, table, chirp, w_layer, a_min, 
                             oversample, ngrid, ku, kv)
         if fu < 0:
             continue
-        dw = abs(w[s]) - w_layer
-        acc = 0j
-        for i in range(support):
-            row = grids[0, fu + i]
-            part = 0j
-            for j in range(support):
-                part += row[fv + j] * np.conj(kv[j])
-            if first_order:
-                row1 = grids[1, fu + i]
-                for j in range(support):
-                    part += dw * row1[fv + j] * np.conj(kv[j])
-            acc += part * np.conj(ku[i])
+        acc = _interpolate(grids, fu, fv, ku, kv, abs(w[s]) - w_layer, first_order, support)
         out[index[s]] += np.conj(acc) if w[s] < 0.0 else acc
 
 
@@ -221,28 +232,8 @@ def _residual(pu, pv, w, vis, wt, lo, hi, model, grids, table, chirp, w_layer, a
             dropped += 1
             continue
         dw = abs(w[s]) - w_layer
-        acc = 0j
-        for i in range(support):
-            row = model[0, fu + i]
-            part = 0j
-            for j in range(support):
-                part += row[fv + j] * np.conj(kv[j])
-            if first_order:
-                row1 = model[1, fu + i]
-                for j in range(support):
-                    part += dw * row1[fv + j] * np.conj(kv[j])
-            acc += part * np.conj(ku[i])
-        val = vis[s] - weight * acc
-        for i in range(support):
-            vi = val * ku[i]
-            row = grids[0, fu + i]
-            for j in range(support):
-                row[fv + j] += vi * kv[j]
-            if first_order:
-                vi1 = vi * dw
-                row1 = grids[1, fu + i]
-                for j in range(support):
-                    row1[fv + j] += vi1 * kv[j]
+        acc = _interpolate(model, fu, fv, ku, kv, dw, first_order, support)
+        _spread(grids, vis[s] - weight * acc, fu, fv, ku, kv, dw, first_order, support)
     return dropped
 
 
