@@ -150,3 +150,20 @@ def test_bad_inputs(psf):
     bad[0, 0] = np.nan
     with pytest.raises(InputError, match="finite"):
         hogbom(bad, psf)
+
+
+def test_hogbom_on_several_threads_gives_the_same_result():
+    rng = np.random.default_rng(4)
+    n = 96
+    x = (np.arange(n) - n // 2)[:, None]
+    y = (np.arange(n) - n // 2)[None, :]
+    psf = np.exp(-(x**2 + y**2) / 8.0) * (1 + 0.05 * np.cos(0.4 * x))
+    psf /= psf[n // 2, n // 2]
+    residual = rng.standard_normal((n, n)) * 0.01
+    residual[30, 40] += 1.0
+    residual[70, 55] -= 0.4
+    serial = hogbom(residual, psf, niter=300, threads=1)
+    parallel = hogbom(residual, psf, niter=300, threads=2)
+    np.testing.assert_array_equal(parallel.model, serial.model)
+    np.testing.assert_array_equal(parallel.residual, serial.residual)
+    assert parallel.iterations == serial.iterations == 300

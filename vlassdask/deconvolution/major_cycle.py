@@ -224,7 +224,7 @@ def cotton_schwab(
     mask: np.ndarray | None = None,
     psf: np.ndarray | None = None,
     progress: Callable[[CycleRecord], None] | None = None,
-    fft_threads: int = 1,
+    threads: int = 1,
 ) -> CleanResult:
     """Deconvolve the operator's data with Cotton-Schwab CLEAN (see the module docstring).
 
@@ -243,8 +243,9 @@ def cotton_schwab(
     progress
         Called with each :class:`CycleRecord` as it is made (e.g. to print
         :meth:`CycleRecord.line`).
-    fft_threads
-        Threads of the minor cycles' FFTs (Clark, multiscale) and the restoration.
+    threads
+        Threads of the minor cycles (Hogbom's PSF subtraction, the Clark and multiscale FFTs)
+        and the restoration, all in this process.
 
     Returns
     -------
@@ -301,7 +302,7 @@ def cotton_schwab(
         minor = run_minor_cycle(config.deconvolver, residual, psf, mask=mask, gain=config.gain,
                                 niter=budget, threshold=threshold, scales=config.scales,
                                 small_scale_bias=config.smallscalebias,
-                                fft_threads=fft_threads)
+                                fft_threads=threads)
         if minor.iterations == 0:
             code = 4
             break
@@ -309,7 +310,7 @@ def cotton_schwab(
         iterations += minor.iterations
         residual = np.asarray(operator.residual(model).compute(), dtype=np.float64)
         major += 1
-    restored = restore(model, residual, beam, cell, fft_threads=fft_threads)
+    restored = restore(model, residual, beam, cell, fft_threads=threads)
     return CleanResult(restored=restored, residual=residual, model=model, psf=psf, beam=beam,
                        psf_sidelobe=sidelobe, stop_code=code, stop_reason=STOP_CODES[code],
                        cycles=cycles)

@@ -20,9 +20,11 @@ residual whose active set is spread over many pixels Clark would otherwise diver
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from vlassdask.deconvolution.scales import (
@@ -43,6 +45,8 @@ DECONVOLVERS = ("hogbom", "clark", "multiscale")
 #: CASA's ClarkCleanLatModel default PSF patch (51 x 51) and active-set size (maxNumPix).
 CLARK_MAX_PATCH_HALF_WIDTH = 25
 CLARK_MAX_ACTIVE_PIXELS = 32 * 1024
+#: Held while a Hogbom cycle runs on numba's threads (the workqueue layer allows one at a time).
+_PARALLEL = threading.Lock()
 #: Relative margin by which a larger scale must win (a point scores equally on all scales).
 MULTISCALE_TIE_RTOL = 1e-6
 
@@ -80,7 +84,8 @@ def run_minor_cycle(deconvolver: str, residual: np.ndarray, psf: np.ndarray, *,
     """Run one minor cycle of ``deconvolver`` (``"hogbom"``, ``"clark"`` or ``"multiscale"``).
 
     ``scales`` and ``small_scale_bias`` apply to multiscale, ``psf_patch`` to Clark,
-    ``fft_threads`` to both; see :func:`hogbom`, :func:`clark` and :func:`multiscale`.
+    ``fft_threads`` to the FFTs of both and to Hogbom's PSF subtraction; see :func:`hogbom`,
+    :func:`clark` and :func:`multiscale`.
 
     Raises
     ------
@@ -91,7 +96,7 @@ def run_minor_cycle(deconvolver: str, residual: np.ndarray, psf: np.ndarray, *,
     """
     common = {"mask": mask, "gain": gain, "niter": niter, "threshold": threshold}
     if deconvolver == "hogbom":
-        return hogbom(residual, psf, **common)
+        return hogbom(residual, psf, **common, threads=fft_threads)
     if deconvolver == "clark":
         return clark(residual, psf, **common, psf_patch=psf_patch, fft_threads=fft_threads)
     if deconvolver == "multiscale":
@@ -101,7 +106,8 @@ def run_minor_cycle(deconvolver: str, residual: np.ndarray, psf: np.ndarray, *,
 
 
 def hogbom(residual: np.ndarray, psf: np.ndarray, *, mask: np.ndarray | None = None,
-           gain: float = 0.1, niter: int = 100, threshold: float = 0.0) -> MinorCycleResult:
+           gain: float = 0.1, niter: int = 100, threshold: float = 0.0,
+           threads: int = 1) -> MinorCycleResult:
     """Hogbom CLEAN: subtract ``gain * peak * PSF`` at the masked peak of ``|R|``, repeat.
 
     Parameters
@@ -112,11 +118,25 @@ def hogbom(residual: np.ndarray, psf: np.ndarray, *, mask: np.ndarray | None = N
         True where components may go; None for everywhere.
     gain, niter, threshold
         tclean ``gain`` (0 < gain < 2), the most components, and the cycle threshold (Jy/beam).
+    threads
+        numba threads sharing each PSF subtraction (same result for any number). One caller at
+        a time uses them; a concurrent call runs on its own thread.
     """
+    _check_threads(threads)
     residual, psf, mask = _check_inputs(residual, psf, mask, gain, niter, threshold)
     model = np.zeros_like(residual)
-    iterations, peak = hogbom_clean(residual, psf, model, mask, gain=float(gain),
-                                    niter=int(niter), threshold=float(threshold))  # fmt: skip
+    options = {"gain": float(gain), "niter": int(niter), "threshold": float(threshold)}
+    threads = min(int(threads), numba.config.NUMBA_NUM_THREADS)
+    if threads > 1 and _PARALLEL.acquire(blocking=False):
+        previous = numba.get_num_threads()
+        try:
+            numba.set_num_threads(threads)
+            iterations, peak = hogbom_clean(residual, psf, model, mask, **options, parallel=True)
+        finally:
+            numba.set_num_threads(previous)
+            _PARALLEL.release()
+    else:
+        iterations, peak = hogbom_clean(residual, psf, model, mask, **options, parallel=False)
     return _result(model, residual, iterations, peak, threshold)
 
 

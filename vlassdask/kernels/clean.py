@@ -47,6 +47,22 @@ def _subtract_shifted(image, kernel, px, py, amplitude, mask, weight, row_peak, 
         _scan_row(image, mask, x, weight, row_peak, row_arg)
 
 
+@numba.njit(cache=True, nogil=True, parallel=True)
+def _subtract_shifted_parallel(image, kernel, px, py, amplitude, mask, weight, row_peak,
+                               row_arg):
+    """:func:`_subtract_shifted` with the rows shared among numba's threads (each row is
+    updated and rescanned by one thread, so the result is the same)."""
+    nx, ny = image.shape
+    cx, cy = kernel.shape[0] // 2, kernel.shape[1] // 2
+    x0, x1 = max(0, px - cx), min(nx, px - cx + kernel.shape[0])
+    y0, y1 = max(0, py - cy), min(ny, py - cy + kernel.shape[1])
+    for x in numba.prange(x0, x1):
+        kx = x - px + cx
+        for y in range(y0, y1):
+            image[x, y] -= amplitude * kernel[kx, y - py + cy]
+        _scan_row(image, mask, x, weight, row_peak, row_arg)
+
+
 @numba.njit(cache=True, nogil=True)
 def _best_row(row_peak):
     best = 0
@@ -68,7 +84,7 @@ def masked_peak(image, mask):
 
 
 @numba.njit(cache=True, nogil=True)
-def hogbom_clean(residual, psf, model, mask, *, gain, niter, threshold):
+def hogbom_clean(residual, psf, model, mask, *, gain, niter, threshold, parallel):
     """Hogbom CLEAN in place: subtract ``gain * peak * PSF`` at the masked peak of ``|R|``.
 
     Parameters
@@ -78,6 +94,10 @@ def hogbom_clean(residual, psf, model, mask, *, gain, niter, threshold):
     mask : bool (nx, ny)
     gain, niter, threshold
         Loop gain, the most components to subtract and the absolute peak at which to stop.
+    parallel
+        Share each subtraction's rows among numba's threads (``numba.set_num_threads``; the
+        workqueue threading layer allows one such call at a time per process). The result is
+        the same either way.
 
     Returns
     -------
@@ -97,7 +117,11 @@ def hogbom_clean(residual, psf, model, mask, *, gain, niter, threshold):
         py = row_arg[px]
         amplitude = gain * residual[px, py]
         model[px, py] += amplitude
-        _subtract_shifted(residual, psf, px, py, amplitude, mask, 1.0, row_peak, row_arg)
+        if parallel:
+            _subtract_shifted_parallel(residual, psf, px, py, amplitude, mask, 1.0, row_peak,
+                                       row_arg)
+        else:
+            _subtract_shifted(residual, psf, px, py, amplitude, mask, 1.0, row_peak, row_arg)
         iterations += 1
         px = _best_row(row_peak)
     return iterations, max(row_peak[px], 0.0)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dask
 import numpy as np
 import xarray as xr
 
@@ -49,6 +50,8 @@ VISIBILITY_CACHES = ("auto", "memory", "zarr")
 #: ``auto`` spills to Zarr when the prepared visibilities would take more than this fraction of
 #: the workers' memory.
 SPILL_FRACTION = 0.5
+#: Threads of the minor cycles and restoration, which run in this (the client) process.
+MINOR_CYCLE_THREADS = dask.system.CPU_COUNT
 #: The variables written as FITS files (``<stem>.<variable>.fits``).
 FITS_VARIABLES = ("SKY", "RESIDUAL", "MODEL", "POINT_SPREAD_FUNCTION")
 
@@ -151,7 +154,7 @@ def clean_image(
     check_clean_config(clean, imaging.imsize)
     operator = ImagingOperator.build(datasets, imaging, weight_column=weight_column, cache=cache)
     result = cotton_schwab(operator, clean, mask=mask, progress=progress,
-                           fft_threads=imaging.fft_threads)
+                           threads=MINOR_CYCLE_THREADS)
     ds = _image_dataset(result, operator, clean, mask, inputs=[], name=name, command=command)
     return ds.chunk({"l": DEFAULT_CHUNK_PIXELS, "m": DEFAULT_CHUNK_PIXELS})
 
@@ -257,7 +260,7 @@ def make_clean_product(
             imaging.imsize, imaging.cell_arcsec,
             tuple(math.degrees(v) for v in operator.phase_center_rad))
         result = cotton_schwab(operator, clean, mask=mask_array, progress=progress,
-                               fft_threads=imaging.fft_threads)
+                               threads=MINOR_CYCLE_THREADS)
         product = _write_products(result, operator, clean, mask_array, store=store,
                                   cycles=cycles, inputs=[ms_path] + (
                                       [mask_file.path] if mask_file is not None else []),
