@@ -8,6 +8,7 @@ carry a completion marker file, :data:`COMPLETION_MARKER`, written last.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import uuid
@@ -17,6 +18,8 @@ from pathlib import Path
 from vlassdask.errors import ProductExistsError
 
 COMPLETION_MARKER = ".vlassdask-complete"
+#: Rename attempts before giving up on a product other processes keep replacing.
+_RENAME_ATTEMPTS = 20
 
 
 def _remove(path: Path) -> None:
@@ -64,21 +67,80 @@ def atomic_output(
     """
     final = check_can_write(path, overwrite=overwrite).absolute()
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = final.parent / f".{final.name}.tmp-{uuid.uuid4().hex[:8]}"
+    remove_stale_temporaries(final)
+    tmp = temporary_sibling(final, "tmp")
     try:
         yield tmp
         if directory:
             (tmp / COMPLETION_MARKER).write_text("complete\n")
-        if final.exists() or final.is_symlink():
-            trash = final.parent / f".{final.name}.old-{uuid.uuid4().hex[:8]}"
-            final.rename(trash)
-            tmp.rename(final)
-            _remove(trash)
-        else:
-            tmp.rename(final)
+        _replace(tmp, final)
     finally:
         if tmp.exists() or tmp.is_symlink():
             _remove(tmp)
+
+
+def temporary_sibling(final: Path, kind: str) -> Path:
+    """``.<name>.<kind>-<pid>-<random>`` beside ``final`` (kind ``tmp``, ``old`` or
+    ``pending``): the pid tells whose it is, so :func:`remove_stale_temporaries` can tell a
+    killed run's leftovers from a live writer's."""
+    return final.parent / f".{final.name}.{kind}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _replace(tmp: Path, final: Path) -> None:
+    """Move ``tmp`` to ``final``, replacing what is there, tolerating a concurrent writer of
+    the same product (the last rename wins; every displaced copy is removed)."""
+    trashes = []
+    try:
+        for _ in range(_RENAME_ATTEMPTS):
+            if final.exists() or final.is_symlink():
+                trash = temporary_sibling(final, "old")
+                try:
+                    final.rename(trash)
+                    trashes.append(trash)
+                except FileNotFoundError:  # another writer moved it first
+                    pass
+            try:
+                tmp.rename(final)
+                return
+            except OSError as exc:  # another writer's product arrived in between
+                if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY, errno.EISDIR):
+                    raise
+        raise OSError(f"could not move {tmp} to {final}: other processes keep writing it")
+    finally:
+        for trash in trashes:
+            _remove(trash)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(final: str | os.PathLike) -> list[Path]:
+    """Remove the temporary siblings of ``final`` left by runs that were killed.
+
+    A temporary sibling is ``.<name>.<kind>-<pid>-*`` (:func:`temporary_sibling`); it is stale when
+    no process ``<pid>`` runs on this machine (a live writer's temporaries are kept).
+
+    Returns
+    -------
+    list of pathlib.Path
+        What was removed.
+    """
+    final = Path(final)
+    removed = []
+    for kind in ("tmp", "old", "pending"):
+        for path in final.parent.glob(f".{final.name}.{kind}-*"):
+            pid = path.name[len(f".{final.name}.{kind}-"):].split("-")[0]
+            if pid.isdigit() and not _alive(int(pid)):
+                _remove(path)
+                removed.append(path)
+    return removed
 
 
 def is_complete(path: str | os.PathLike) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 import warnings
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
@@ -26,7 +25,13 @@ from dask.delayed import Delayed
 
 import vlassdask
 from vlassdask.errors import InputError
-from vlassdask.io.atomic import atomic_output, check_can_write, is_complete
+from vlassdask.io.atomic import (
+    atomic_output,
+    check_can_write,
+    is_complete,
+    remove_stale_temporaries,
+    temporary_sibling,
+)
 from vlassdask.io.image_schema import (
     SCHEMA_VERSION,
     check_image,
@@ -166,7 +171,8 @@ def write_image_store(
         return Path(path)
     final = check_can_write(path, overwrite=overwrite).absolute()
     final.parent.mkdir(parents=True, exist_ok=True)
-    staging = final.parent / f".{final.name}.pending-{uuid.uuid4().hex[:8]}"
+    remove_stale_temporaries(final)
+    staging = temporary_sibling(final, "pending")
     written = _to_zarr(out, staging, encoding, compute=False)
     return dask.delayed(_finalise)(written, staging, final, overwrite)
 
