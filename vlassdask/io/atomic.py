@@ -12,10 +12,10 @@ import errno
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from vlassdask.errors import ProductExistsError
+from vlassdask.errors import InputError, ProductExistsError
 
 COMPLETION_MARKER = ".vlassdask-complete"
 #: Rename attempts before giving up on a product other processes keep replacing.
@@ -29,17 +29,59 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def check_can_write(path: str | os.PathLike, *, overwrite: bool) -> Path:
-    """Return ``path`` as a Path, raising if it exists and ``overwrite`` is false.
+def _within(inner: Path, outer: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def check_can_write(path: str | os.PathLike, *, overwrite: bool,
+                    inputs: Iterable[str | os.PathLike] = (), kind: str | None = None) -> Path:
+    """Return ``path`` as a Path if a product may be written there; raise before any work if not.
+
+    Parameters
+    ----------
+    path
+        The output.
+    overwrite
+        Whether an existing output may be replaced.
+    inputs
+        The run's inputs: the output may not be one of them, lie inside one, or contain one
+        (replacing it would delete the input), whatever ``overwrite`` says.
+    kind
+        ``"store"`` (a directory product: with ``overwrite`` only a directory carrying the
+        completion marker is replaced) or ``"file"`` (only a plain file is replaced); None: any.
 
     Raises
     ------
+    InputError
+        The output would replace or lie inside an input, or its directory cannot be written
+        (a parent is a plain file, or it is not writable).
     ProductExistsError
-        If the path exists and ``overwrite`` is false.
+        If the path exists and ``overwrite`` is false, or it is not a product of ``kind``.
     """
     out = Path(path)
-    if (out.exists() or out.is_symlink()) and not overwrite:
+    resolved = out.resolve()
+    for source in inputs:
+        source = Path(source).resolve()
+        if _within(resolved, source) or _within(source, resolved):
+            how = "replace" if resolved == source else "replace or lie inside"
+            raise InputError(f"output {out} would {how} the input {source}; choose another "
+                             "output path")
+    exists = out.exists() or out.is_symlink()
+    if exists and not overwrite:
         raise ProductExistsError(f"output {out} already exists (use --overwrite to replace it)")
+    if exists and kind == "store" and not (out.is_dir() and is_complete(out)):
+        raise ProductExistsError(f"output {out} exists and is not a vlassdask product; "
+                                 "--overwrite replaces a product of the same kind only")
+    if exists and kind == "file" and not out.is_file():
+        raise ProductExistsError(f"output {out} exists and is not a file; --overwrite replaces "
+                                 "a file with a file only")
+    parent = resolved.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"cannot write {out}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {out}: {parent} is not writable")
     return out
 
 
@@ -65,7 +107,8 @@ def atomic_output(
     ProductExistsError
         If ``path`` exists and ``overwrite`` is false.
     """
-    final = check_can_write(path, overwrite=overwrite).absolute()
+    final = check_can_write(path, overwrite=overwrite,
+                            kind="store" if directory else "file").absolute()
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(final)
     tmp = temporary_sibling(final, "tmp")

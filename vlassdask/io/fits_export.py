@@ -155,8 +155,9 @@ def export_fits(
         raise InputError(f"FITS export needs one time; select one of {ds.sizes['time']}")
     wcs_header(ds)
     paths = fits_paths(out, names)
+    sources = [] if isinstance(source, xr.Dataset) else [source]
     for path in paths:
-        check_can_write(path, overwrite=overwrite)
+        check_can_write(path, overwrite=overwrite, inputs=sources, kind="file")
     for name, path in zip(names, paths, strict=True):
         with atomic_output(path, overwrite=overwrite, directory=False) as tmp:
             _write_variable(ds, name, tmp)

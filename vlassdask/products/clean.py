@@ -234,11 +234,13 @@ def make_clean_product(
         Before anything is computed for outputs that exist, options that do not fit the image and
         masks on another grid; before anything is written for bad data.
     """
-    store = check_can_write(out, overwrite=overwrite)
-    cycles = check_can_write(cycles_json_path(store), overwrite=overwrite)
+    inputs = [ms] + ([mask] if mask is not None else [])
+    store = check_can_write(out, overwrite=overwrite, inputs=inputs, kind="store")
+    cycles = check_can_write(cycles_json_path(store), overwrite=overwrite, inputs=inputs,
+                             kind="file")
     for path in (fits_paths(fits, FITS_VARIABLES) if fits else []) + (
             [Path(preview)] if preview else []):
-        check_can_write(path, overwrite=overwrite)
+        check_can_write(path, overwrite=overwrite, inputs=inputs, kind="file")
     check_clean_config(clean, imaging.imsize)
     mask_file = read_mask(mask) if mask is not None else None
     if mask_file is not None:

@@ -194,10 +194,11 @@ def combine_products(
     if rms is not None and len(rms) != len(paths):
         raise InputError(f"{len(rms)} rms image(s) for {len(paths)} input(s); give one --rms per "
                          "input, in input order")  # fmt: skip
-    store = check_can_write(out, overwrite=overwrite)
+    sources = paths + [Path(r) for r in rms or [] if r is not None]
+    store = check_can_write(out, overwrite=overwrite, inputs=sources, kind="store")
     fits_outputs = fits_paths(fits, FITS_VARIABLES) if fits else []
     for path in fits_outputs + ([Path(preview)] if preview else []):
-        check_can_write(path, overwrite=overwrite)
+        check_can_write(path, overwrite=overwrite, inputs=sources, kind="file")
     rms_paths = list(rms) if rms is not None else [None] * len(paths)
     images = [open_epoch(p, r, chunks=config.chunk_pixels)
               for p, r in zip(paths, rms_paths, strict=True)]  # fmt: skip

@@ -111,9 +111,9 @@ def make_dirty_product(
     Peak memory: that of :func:`vlassdask.imaging.dirty.make_dirty_image`, plus the persisted
     dirty image and PSF (2 x nx x ny x 4 bytes) while the store is written.
     """
-    store = check_can_write(out, overwrite=overwrite)
+    store = check_can_write(out, overwrite=overwrite, inputs=[ms], kind="store")
     for path in ([Path(fits)] if fits else []) + ([Path(preview)] if preview else []):
-        check_can_write(path, overwrite=overwrite)
+        check_can_write(path, overwrite=overwrite, inputs=[ms], kind="file")
     ms_path = Path(ms)
     vis = open_measurement_set(ms_path, data_column=config.data_column,
                                row_chunks=config.row_chunks,

@@ -182,7 +182,7 @@ def qa_product(
     Peak memory: that of :func:`vlassdask.qa.assess.assess` plus the thumbnails
     (:func:`vlassdask.io.qa_report.report_panels`); the planes are read chunk by chunk.
     """
-    check_can_write(out, overwrite=overwrite)
+    check_can_write(out, overwrite=overwrite, inputs=[path_or_fits], kind="store")
     config = config or QAConfig()
     source = product_source(path_or_fits, rms=rms, pb=pb, residual=residual)
     images, config, inputs = open_product(source, config, product_type=product_type)
