@@ -23,11 +23,26 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from vlassdask.errors import ConfigError, InputError
+from vlassdask.errors import ConfigError, InputError, reject_unknown_keys
 from vlassdask.io.config_files import read_yaml_mapping
 
 DEFAULT_DASHBOARD = "127.0.0.1:0"
 _JOBQUEUE_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster"}
+
+
+#: Keys of a local and of a dask-jobqueue cluster spec.
+_LOCAL_KEYS = ("n_workers", "threads_per_worker", "memory_limit", "processes")
+_JOBQUEUE_KEYS = ("cluster", "jobs")
+#: (key, accepted types, description) of the typed keys.
+_SPEC_TYPES = (
+    ("n_workers", (int,), "a whole number"),
+    ("threads_per_worker", (int,), "a whole number"),
+    ("jobs", (int,), "a whole number"),
+    ("memory_limit", (str, int, float), "a size such as '4GB', a number of bytes or 'auto'"),
+    ("processes", (bool,), "true or false"),
+    ("dashboard_address", (str,), "an address such as '127.0.0.1:8787'"),
+    ("cluster", (dict,), "a mapping of dask-jobqueue options"),
+)
 
 
 def load_cluster_spec(path: str | os.PathLike) -> dict[str, Any]:
@@ -44,6 +59,15 @@ def load_cluster_spec(path: str | os.PathLike) -> dict[str, Any]:
     kind = spec.get("kind", "local")
     if kind not in ("local", *_JOBQUEUE_CLASSES):
         raise ConfigError(f"cluster spec {path}: unknown kind {kind!r} (local, slurm or pbs)")
+    known = ("kind", "dashboard_address", *(_LOCAL_KEYS if kind == "local" else _JOBQUEUE_KEYS))
+    reject_unknown_keys(spec, known, f"cluster spec {path}: unknown key(s)")
+    for key, types, what in _SPEC_TYPES:
+        value = spec.get(key)
+        if value is not None and (isinstance(value, bool) and bool not in types
+                                  or not isinstance(value, types)):
+            raise ConfigError(f"cluster spec {path}: {key} must be {what}, got {value!r}")
+        if value is not None and types == (int,) and value < 1:
+            raise ConfigError(f"cluster spec {path}: {key} must be >= 1, got {value}")
     return spec
 
 

@@ -17,6 +17,52 @@ WEIGHTINGS = ("natural", "uniform", "briggs")
 GRIDDERS = ("auto", "wproject", "2d")
 
 
+def _is(value: Any, kind: str) -> bool:
+    """True if ``value`` is of ``kind``: int, number, str, bool, pair (of ints), pair-float,
+    ints (a tuple of ints)."""
+    if kind == "bool":
+        return isinstance(value, bool)
+    if isinstance(value, bool):
+        return False
+    if kind == "int":
+        return isinstance(value, int)
+    if kind == "number":
+        return isinstance(value, int | float) and math.isfinite(value)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "pair":
+        return isinstance(value, tuple) and len(value) == 2 and all(_is(v, "int") for v in value)
+    if kind == "pair-float":
+        return isinstance(value, tuple) and len(value) == 2 and all(_is(v, "number")
+                                                                     for v in value)
+    return isinstance(value, tuple) and all(_is(v, "int") for v in value)  # ints
+
+
+#: Expected type of every field: (kind for :func:`_is`, description for the message).
+_FIELD_TYPES = {
+    "imsize": ("pair", "two whole numbers of pixels (nx, ny)"),
+    "cell_arcsec": ("number", "a number of arcsec"),
+    "weighting": ("str", f"one of {', '.join(WEIGHTINGS)}"),
+    "robust": ("number", "a number from -2 to 2"),
+    "taper_arcsec": ("number", "a number of arcsec"),
+    "gridder": ("str", f"one of {', '.join(GRIDDERS)}"),
+    "epsilon": ("number", "a number"),
+    "padding": ("number", "a number"),
+    "w_planes": ("int", "a whole number"),
+    "w_layers": ("int", "a whole number"),
+    "support": ("int", "a whole number of cells"),
+    "data_column": ("str", "a column name"),
+    "phase_center_deg": ("pair-float", "two numbers (RA, Dec) in degrees"),
+    "fields": ("ints", "a list of FIELD_IDs"),
+    "spws": ("ints", "a list of spectral windows"),
+    "row_chunks": ("int", "a whole number"),
+    "accumulators": ("int", "a whole number"),
+    "fft_threads": ("int", "a whole number"),
+    "make_psf": ("bool", "true or false"),
+}
+_OPTIONAL = ("padding", "w_planes", "w_layers", "support", "phase_center_deg", "fields", "spws")
+
+
 @dataclass(frozen=True)
 class ImagingConfig:
     """Parameters of a dirty image and PSF.
@@ -80,6 +126,7 @@ class ImagingConfig:
     make_psf: bool = True
 
     def __post_init__(self) -> None:
+        self._check_types()
         nx, ny = self.imsize
         if nx < 2 or ny < 2 or nx % 2 or ny % 2:
             raise ConfigError(f"imsize must be even and >= 2, got {nx} x {ny}")
@@ -93,6 +140,10 @@ class ImagingConfig:
             raise ConfigError(f"taper must be >= 0 arcsec, got {self.taper_arcsec}")
         if self.gridder not in GRIDDERS:
             raise ConfigError(f"gridder must be one of {GRIDDERS}, got {self.gridder!r}")
+        if self.support is not None and self.support < 1:
+            raise ConfigError(f"support must be >= 1 cells, got {self.support}")
+        if self.epsilon is not None and not 0 < self.epsilon < 1:
+            raise ConfigError(f"epsilon must lie in (0, 1), got {self.epsilon}")
         if self.w_planes is not None and self.w_planes < 1:
             raise ConfigError(f"w_planes must be >= 1, got {self.w_planes}")
         if self.row_chunks < 1 or self.accumulators < 1 or self.fft_threads < 1:
@@ -101,6 +152,15 @@ class ImagingConfig:
             ra, dec = self.phase_center_deg
             if not (0 <= ra < 360 and -90 <= dec <= 90):
                 raise ConfigError(f"phase centre out of range: RA {ra}, Dec {dec} deg")
+
+    def _check_types(self) -> None:
+        """One message naming the key and the expected type for each badly typed value."""
+        for name, (kind, what) in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if value is None and name in _OPTIONAL:
+                continue
+            if not _is(value, kind):
+                raise ConfigError(f"imaging option {name} must be {what}, got {value!r}")
 
     @property
     def cell_rad(self) -> float:
@@ -121,8 +181,10 @@ class ImagingConfig:
         reject_unknown_keys(mapping, [f.name for f in dataclasses.fields(cls)],
                             "unknown imaging option(s):")
         values = dict(mapping)
+        if isinstance(values.get("imsize"), int) and not isinstance(values["imsize"], bool):
+            values["imsize"] = (values["imsize"],)  # imsize: 512 means 512 x 512
         for key in ("imsize", "phase_center_deg", "fields", "spws"):
-            if values.get(key) is not None:
+            if isinstance(values.get(key), list | tuple):
                 values[key] = tuple(values[key])
         if isinstance(values.get("imsize"), tuple) and len(values["imsize"]) == 1:
             values["imsize"] = values["imsize"] * 2

@@ -27,7 +27,10 @@ def parallel_hand_indices(corr_types: list[int]) -> tuple[int, int]:
     for first, second in PARALLEL_HANDS:
         if first in corr_types and second in corr_types:
             return corr_types.index(first), corr_types.index(second)
-    raise InputError(f"no parallel-hand correlations (RR/LL or XX/YY) in CORR_TYPE {corr_types}")
+    names = {5: "RR", 6: "RL", 7: "LR", 8: "LL", 9: "XX", 10: "XY", 11: "YX", 12: "YY"}
+    present = ", ".join(names.get(int(c), str(c)) for c in corr_types)
+    raise InputError(f"Stokes I needs both parallel hands (RR and LL, or XX and YY); the data "
+                     f"have {present} (CORR_TYPE {list(corr_types)})")
 
 
 def stokes_i_block(
