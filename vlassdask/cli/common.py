@@ -67,8 +67,16 @@ def dask_session(scheduler: str | None, cluster: Path | None) -> Iterator[Any]:
 
 
 def report_outputs(product: Any, *, json_out: bool) -> None:
-    """Print the extra files a product command wrote (``product.fits``, ``product.preview``) and,
-    with ``--json``, the store path and ``product.summary`` as one JSON line on stdout."""
+    """Print warnings about excluded visibilities (``product.summary["visibilities"]``), the
+    extra files a product command wrote (``product.fits``, ``product.preview``) and, with
+    ``--json``, the store path and ``product.summary`` as one JSON line on stdout."""
+    counts = product.summary.get("visibilities") or {}
+    if counts.get("non_finite_uvw"):
+        console.print(f"warning: {counts['non_finite_uvw']} visibilities have NaN or infinite "
+                      "UVW and were excluded like flagged data")
+    if counts.get("off_grid"):
+        console.print(f"warning: {counts['off_grid']} visibilities lie beyond the uv grid and "
+                      "were not gridded: use a smaller --cell to keep the longest baselines")
     for extra in [*product.fits, product.preview]:
         if extra:
             console.print(f"wrote {extra}")

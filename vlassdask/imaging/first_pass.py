@@ -51,14 +51,14 @@ class Meta(NamedTuple):
     uvw: np.ndarray  # float64 (row, 3) metres, re-phased
     freq: np.ndarray  # float64 (chan,) Hz
     wsum: np.ndarray  # float32 (row, chan): w1 + w2, zero where unusable
-    counts: np.ndarray  # int64 [total, unflagged, zero weight]
+    counts: np.ndarray  # int64 [total, unflagged, zero weight, non-finite uvw]
     time: np.ndarray  # float64 (row,) MJD seconds
 
 
 class Summary(NamedTuple):
     """Reducible statistics of the prepared visibilities."""
 
-    counts: np.ndarray  # int64 [total, unflagged, zero weight]
+    counts: np.ndarray  # int64 [total, unflagged, zero weight, non-finite uvw]
     w_max: float  # wavelengths
     time_sum: float  # MJD seconds, summed over rows
     n_rows: int
@@ -101,9 +101,21 @@ def rows_by_field(field_id: np.ndarray):
     return [(int(f), field_id == f) for f in fields]
 
 
+def _usable_rows(uvw, flag_row):
+    """UVW with non-finite rows zeroed, and the row flags with those rows flagged: a row whose
+    UVW is NaN or infinite is unusable data, excluded (and counted) like a flagged row."""
+    uvw = np.asarray(uvw, dtype=np.float64)
+    bad = ~np.isfinite(uvw).all(axis=1)
+    if not bad.any():
+        return uvw, flag_row, 0
+    uvw = np.where(bad[:, None], 0.0, uvw)
+    flag_row = bad if flag_row is None else (np.asarray(flag_row) | bad)
+    return uvw, flag_row, int(bad.sum())
+
+
 def _prepare(data, flag, weight, flag_row, uvw, field_id, freq, hands, centers, new,
              spw) -> Block:
-    uvw = np.asarray(uvw, dtype=np.float64)
+    uvw, flag_row, _ = _usable_rows(uvw, flag_row)
     out_uvw = np.empty_like(uvw)
     vis = np.empty(flag.shape[:2], dtype=np.complex64)
     wsum = np.empty(flag.shape[:2], dtype=np.float32)
@@ -117,16 +129,17 @@ def _prepare(data, flag, weight, flag_row, uvw, field_id, freq, hands, centers, 
 
 
 def _meta(flag, weight, flag_row, uvw, time, field_id, freq, hands, centers, new, spw) -> Meta:
-    uvw = np.asarray(uvw, dtype=np.float64)
+    uvw, flag_row, bad_rows = _usable_rows(uvw, flag_row)
     out_uvw = np.empty_like(uvw)
     wsum = np.empty(flag.shape[:2], dtype=np.float32)
-    counts = np.zeros(3, dtype=np.int64)
+    counts = np.zeros(4, dtype=np.int64)
+    counts[3] = bad_rows * flag.shape[1]
     for f, rows in rows_by_field(field_id):
         wsum[rows], c = stokes_i_weights(flag[rows], weight[rows],
                                          None if flag_row is None else flag_row[rows],
                                          hands=hands, label=f"(field {f}, spw {spw})")
         out_uvw[rows] = rotate_uvw(uvw[rows], tuple(centers[f]), new)
-        counts += c
+        counts[:3] += c
     return Meta(out_uvw, freq, wsum, counts, np.asarray(time, dtype=np.float64))
 
 
@@ -181,7 +194,7 @@ def chunk_tasks(datasets: list[xr.Dataset], config: ImagingConfig, weight_column
 
 def check_summary(summary: Summary) -> None:
     """Refuse data that cannot make an image (nothing selected, all flagged, zero weights)."""
-    total, unflagged, zero = (int(c) for c in summary.counts)
+    total, unflagged, zero, _ = (int(c) for c in summary.counts)
     if total == 0:
         raise InputError("the selection contains no visibilities")
     if unflagged == 0:
