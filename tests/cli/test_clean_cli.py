@@ -202,3 +202,17 @@ def test_savemodel_writes_the_model_visibilities(clean_ms, tmp_path):
         assert not got[..., 1:3].any()
     with table(str(clean_ms), ack=False) as tab:
         assert "MODEL_DATA" not in tab.colnames()  # only the copy was changed
+
+
+def test_fits_header_has_bandwidth_and_object(cleaned, clean_ms):
+    out, _ = cleaned
+    with table(f"{clean_ms}::SPECTRAL_WINDOW", ack=False) as spw:
+        freqs = np.concatenate([spw.getcell("CHAN_FREQ", r) for r in range(spw.nrows())])
+        widths = np.concatenate([spw.getcell("CHAN_WIDTH", r) for r in range(spw.nrows())])
+    with table(f"{clean_ms}::FIELD", ack=False) as field:
+        name = field.getcol("NAME")[0]
+    with fits.open(out / "img.sky.fits") as hdul:
+        header = hdul[0].header
+    imaged = freqs.max() - freqs.min() + widths.mean()
+    assert header["CDELT3"] == pytest.approx(imaged, rel=1e-6)
+    assert header["OBJECT"] == name

@@ -175,6 +175,21 @@ def _to_field_centers(out, item, cache, centers: np.ndarray, image_center) -> np
     return out
 
 
+def _bandwidth(datasets: list[xr.Dataset]) -> float:
+    """Span of all channel frequencies plus one channel width (the mean spacing)."""
+    freqs = np.sort(np.concatenate([np.asarray(ds.chan_freq.values) for ds in datasets]))
+    widths = [float(np.mean(np.abs(np.diff(ds.chan_freq.values)))) for ds in datasets
+              if ds.sizes["chan"] > 1]
+    return float(freqs[-1] - freqs[0]) + (float(np.mean(widths)) if widths else 0.0)
+
+
+def _object_name(datasets: list[xr.Dataset]) -> str:
+    names = datasets[0].attrs.get("field_names") or []
+    ids = datasets[0].attrs.get("field_ids") or []
+    picked = list(dict.fromkeys(names[i] for i in ids if i < len(names)))
+    return ",".join(picked)[:68]
+
+
 def _after_all(*_items):
     return None
 
@@ -206,6 +221,10 @@ class ImagingOperator:
         Weighted mean frequency of the data: the reference frequency of weight moments.
     time_mjd
         Mean observing time (MJD days).
+    bandwidth_hz
+        Frequency span of the imaged channels, channel edges included (FITS CDELT3).
+    object_name
+        The imaged field's name, or the names of the imaged fields (FITS OBJECT).
     counts
         Visibility counts: total, unflagged, zero_weight, off_grid, gridded.
     field_centers_rad
@@ -226,6 +245,8 @@ class ImagingOperator:
     time_mjd: float
     counts: dict[str, int]
     field_centers_rad: np.ndarray
+    bandwidth_hz: float = 0.0
+    object_name: str = ""
     cache: BlockCache | None = None
     backend: Backend = NUMPY_BACKEND
     _plan_key: Any = field(default=None, repr=False)
@@ -302,6 +323,7 @@ class ImagingOperator:
             phase_center_rad=(float(center[0]), float(center[1])),
             frequency_hz=summary.weighted_freq / summary.weight_sum,
             time_mjd=summary.time_sum / max(summary.n_rows, 1) / 86400.0,
+            bandwidth_hz=_bandwidth(datasets), object_name=_object_name(datasets),
             counts={"total": int(summary.counts[0]), "unflagged": int(summary.counts[1]),
                     "zero_weight": int(summary.counts[2]),
                     "non_finite_uvw": int(summary.counts[3]), "off_grid": totals[1],

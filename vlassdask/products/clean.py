@@ -43,7 +43,7 @@ from vlassdask.io.mask_read import read_mask
 from vlassdask.io.ms_read import open_measurement_set
 from vlassdask.io.ms_write import write_model_data
 from vlassdask.io.preview import write_preview_png
-from vlassdask.products.dirty import imaging_history
+from vlassdask.products.dirty import fits_header_keys, imaging_history
 
 #: Where the prepared visibilities are kept: worker memory, a Zarr cache, or chosen by size.
 VISIBILITY_CACHES = ("auto", "memory", "zarr")
@@ -99,6 +99,7 @@ def _image_dataset(result: CleanResult, operator: ImagingOperator, clean: CleanC
             "history": history,
             "gridding": operator.plan.describe(),
             "visibility_counts": operator.counts,
+            "fits_header": fits_header_keys(operator),
             "clean": result.summary(),
             "stop_code": result.stop_code,
             "stop_reason": result.stop_reason,

@@ -32,6 +32,14 @@ class DirtyProduct:
     summary: dict = field(default_factory=dict)
 
 
+def fits_header_keys(operator: ImagingOperator) -> dict:
+    """Header keys the imaging knows: CDELT3 (the imaged bandwidth) and OBJECT (the field)."""
+    keys = {"OBJECT": operator.object_name} if operator.object_name else {}
+    if operator.bandwidth_hz > 0:
+        keys["CDELT3"] = operator.bandwidth_hz
+    return keys
+
+
 def imaging_history(operator: ImagingOperator, ms_name: str, what: str) -> list[str]:
     """History lines describing how ``operator`` imaged ``ms_name`` (``what``: the product)."""
     config = operator.config
@@ -70,6 +78,7 @@ def _dataset(result: DirtyImage, config: ImagingConfig, ms_path: Path, command: 
             "history": imaging_history(result.operator, ms_path.name, "dirty image"),
             "gridding": result.plan.describe(),
             "visibility_counts": result.counts,
+            "fits_header": fits_header_keys(result.operator),
         },
     )
 
