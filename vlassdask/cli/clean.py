@@ -21,11 +21,22 @@ from vlassdask.cli.common import (
     report_outputs,
     run_on_scheduler,
 )
-from vlassdask.cli.imaging import parse_angle_arcsec, parse_phase_center
+from vlassdask.cli.imaging import (
+    CellOption,
+    DataColumnOption,
+    GridderOption,
+    ImsizeOption,
+    PhaseCenterOption,
+    RobustOption,
+    TaperOption,
+    WeightingOption,
+    parse_angle_arcsec,
+    parse_phase_center,
+)
 from vlassdask.deconvolution.config import CleanConfig
 from vlassdask.deconvolution.minor_cycle import DECONVOLVERS
 from vlassdask.errors import ConfigError
-from vlassdask.imaging.config import WEIGHTINGS, ImagingConfig
+from vlassdask.imaging.config import ImagingConfig
 from vlassdask.io.config_files import read_yaml_mapping
 
 #: Exit status of a run that stopped because CLEAN diverged (its product is written).
@@ -57,27 +68,14 @@ def parse_scales(text: str) -> tuple[float, ...]:
 def clean(
     ms: Annotated[Path, typer.Option("--ms", help="Measurement Set to image.")],
     out: Annotated[Path, typer.Option("--out", help="Zarr image store to write (img.zarr).")],
-    imsize: Annotated[list[int] | None, typer.Option(
-        "--imsize", help="Image size in pixels: one value (square) or two (nx ny); even. "
-        "Default 2048.")] = None,
-    cell: Annotated[str | None, typer.Option(
-        "--cell", help="Pixel size with unit (1arcsec, 0.6asec; bare number: arcsec). "
-        "Default 1arcsec.")] = None,
-    weighting: Annotated[str | None, typer.Option(
-        "--weighting", help=f"Visibility weighting: {', '.join(WEIGHTINGS)}. Default briggs "
-        "(tclean: natural).")] = None,
-    robust: Annotated[float | None, typer.Option(
-        "--robust", help="Briggs robustness -2 ... 2. Default 1 (VLASS; tclean: 0.5).")] = None,
-    taper: Annotated[str | None, typer.Option(
-        "--taper", help="Gaussian uv taper as its image-plane FWHM, e.g. 5arcsec.")] = None,
-    gridder: Annotated[str | None, typer.Option(
-        "--gridder", help="auto (w-projection where the w-term matters), wproject or 2d.")
-    ] = None,
-    phase_center: Annotated[str | None, typer.Option(
-        "--phase-center", help="Image centre 'RA DEC' (degrees or hh:mm:ss dd:mm:ss). "
-        "Default: the centre of the observed fields.")] = None,
-    data_column: Annotated[str | None, typer.Option(
-        "--data-column", help="Visibility column: DATA, CORRECTED_DATA, MODEL_DATA.")] = None,
+    imsize: ImsizeOption = None,
+    cell: CellOption = None,
+    weighting: WeightingOption = None,
+    robust: RobustOption = None,
+    taper: TaperOption = None,
+    gridder: GridderOption = None,
+    phase_center: PhaseCenterOption = None,
+    data_column: DataColumnOption = None,
     deconvolver: Annotated[str | None, typer.Option(
         "--deconvolver", help=f"Minor-cycle algorithm: {', '.join(DECONVOLVERS)}. tclean "
         "default: hogbom.")] = None,

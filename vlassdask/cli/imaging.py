@@ -54,22 +54,39 @@ def parse_phase_center(text: str) -> tuple[float, float]:
     return float(coord.ra.deg), float(coord.dec.deg)
 
 
+#: Imaging options shared by ``vlassdask image`` and ``vlassdask clean``.
+ImsizeOption = Annotated[list[int] | None, typer.Option(
+    "--imsize", help="Image size in pixels: one value (square) or two (nx ny); even. "
+    "Default 2048.")]
+CellOption = Annotated[str | None, typer.Option(
+    "--cell", help="Pixel size with unit: 1arcsec, 0.6asec, 0.01arcmin (bare number: arcsec). "
+    "Default 1arcsec.")]
+WeightingOption = Annotated[str | None, typer.Option(
+    "--weighting", help=f"Visibility weighting: {', '.join(WEIGHTINGS)}. Default briggs "
+    "(VLASS; tclean: natural).")]
+RobustOption = Annotated[float | None, typer.Option(
+    "--robust", help="Briggs robustness, -2 (uniform-like) ... 2 (natural-like). Default 1 "
+    "(VLASS; tclean: 0.5).")]
+TaperOption = Annotated[str | None, typer.Option(
+    "--taper", help="Gaussian uv taper given as its image-plane FWHM, e.g. 5arcsec.")]
+GridderOption = Annotated[str | None, typer.Option(
+    "--gridder", help="auto (w-projection where the w-term matters), wproject or 2d.")]
+PhaseCenterOption = Annotated[str | None, typer.Option(
+    "--phase-center", help="Image centre 'RA DEC' (degrees or hh:mm:ss dd:mm:ss). Default: "
+    "the centre of the observed fields.")]
+DataColumnOption = Annotated[str | None, typer.Option(
+    "--data-column", help="Visibility column: DATA, CORRECTED_DATA, MODEL_DATA.")]
+
+
 def image(
     ms: Annotated[Path, typer.Option("--ms", help="Measurement Set to image.")],
     out: Annotated[Path, typer.Option("--out", help="Zarr image store to write (dirty.zarr).")],
-    imsize: Annotated[list[int] | None, typer.Option(
-        "--imsize", help="Image size in pixels: one value (square) or two (nx ny); even.")] = None,
-    cell: Annotated[str | None, typer.Option(
-        "--cell", help="Pixel size with unit: 1arcsec, 0.6asec, 0.01arcmin (bare number: arcsec).")
-    ] = None,
-    weighting: Annotated[str | None, typer.Option(
-        "--weighting", help=f"Visibility weighting: {', '.join(WEIGHTINGS)}.")] = None,
-    robust: Annotated[float | None, typer.Option(
-        "--robust", help="Briggs robustness, -2 (uniform-like) ... 2 (natural-like).")] = None,
-    taper: Annotated[str | None, typer.Option(
-        "--taper", help="Gaussian uv taper given as its image-plane FWHM, e.g. 5arcsec.")] = None,
-    gridder: Annotated[str | None, typer.Option(
-        "--gridder", help="auto (w-projection where the w-term matters), wproject or 2d.")] = None,
+    imsize: ImsizeOption = None,
+    cell: CellOption = None,
+    weighting: WeightingOption = None,
+    robust: RobustOption = None,
+    taper: TaperOption = None,
+    gridder: GridderOption = None,
     wplanes: Annotated[int | None, typer.Option(
         "--wplanes", help="w-kernel planes per table; 1 = plain 2-D gridding. Default: from "
         "--epsilon.")] = None,
@@ -82,15 +99,12 @@ def image(
         "--epsilon", help="Requested relative accuracy of the gridding (default 1e-5).")] = None,
     padding: Annotated[float | None, typer.Option(
         "--padding", help="uv-grid size over image size (default: chosen by cost).")] = None,
-    phase_center: Annotated[str | None, typer.Option(
-        "--phase-center", help="Image centre 'RA DEC' (degrees or hh:mm:ss dd:mm:ss). Default: "
-        "the centre of the observed fields.")] = None,
+    phase_center: PhaseCenterOption = None,
     field: Annotated[list[int] | None, typer.Option(
         "--field", help="FIELD_ID to image (repeatable). Default: all.")] = None,
     spw: Annotated[list[int] | None, typer.Option(
         "--spw", help="Spectral window to image (repeatable). Default: all.")] = None,
-    data_column: Annotated[str | None, typer.Option(
-        "--data-column", help="Visibility column: DATA, CORRECTED_DATA, MODEL_DATA.")] = None,
+    data_column: DataColumnOption = None,
     row_chunks: Annotated[int | None, typer.Option(
         "--row-chunks", help="Rows per dask chunk (memory per task).")] = None,
     config: Annotated[Path | None, typer.Option(
