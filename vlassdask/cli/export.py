@@ -53,9 +53,11 @@ def preview_command(
         str, typer.Option("--stretch", help=f"Colour stretch: {' or '.join(STRETCHES)}.")
     ] = "asinh",
     percentile: Annotated[
-        float,
-        typer.Option("--percentile", help="Central percentile of pixel values to colour-map."),
-    ] = 99.5,
+        float | None,
+        typer.Option("--percentile", help="Colour-map this central percentile of the pixel "
+                     "values. Default: a noise-based scale (-3 sigma to the peak, asinh knee at "
+                     "5 sigma)."),
+    ] = None,
     overwrite: OverwriteOption = False,
 ) -> None:
     """Render the first plane of an image variable as a PNG with RA/Dec axes."""

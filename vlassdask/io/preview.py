@@ -13,10 +13,17 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-from astropy.visualization import AsinhStretch, ImageNormalize, LinearStretch, PercentileInterval
+from astropy.visualization import (
+    AsinhStretch,
+    ImageNormalize,
+    LinearStretch,
+    ManualInterval,
+    PercentileInterval,
+)
 from astropy.wcs import WCS
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Ellipse
 
 from vlassdask.errors import InputError
 from vlassdask.io.atomic import atomic_output
@@ -72,6 +79,23 @@ def decimated_plane(
     return np.asarray(plane.transpose("m", "l").values, dtype=np.float64), wcs, factor
 
 
+def noise_limits(values: np.ndarray) -> tuple[float, float, float]:
+    """Colour limits of a radio image from its noise: ``(vmin, vmax, knee)``.
+
+    ``vmin`` is -3 sigma (sigma: 1.4826 x MAD of the finite ``values``), ``vmax`` the peak (at
+    least 10 sigma above ``vmin``) and ``knee`` the asinh parameter that puts the change from
+    linear to logarithmic at 5 sigma (above vmin: 8 sigma), as a fraction of the range.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    median = float(np.median(values))
+    sigma = 1.4826 * float(np.median(np.abs(values - median)))
+    if not sigma > 0:
+        sigma = float(np.std(values)) or 1.0
+    vmin = median - 3.0 * sigma
+    vmax = max(float(values.max()), vmin + 10.0 * sigma)
+    return vmin, vmax, min(1.0, 8.0 * sigma / (vmax - vmin))
+
+
 def write_preview_png(
     ds: xr.Dataset,
     out: str | os.PathLike,
@@ -80,7 +104,7 @@ def write_preview_png(
     frequency_index: int = 0,
     polarization_index: int = 0,
     stretch: str = "asinh",
-    percentile: float = 99.5,
+    percentile: float | None = None,
     max_pixels: int = MAX_PREVIEW_PIXELS,
     overwrite: bool = False,
     dpi: int = 100,
@@ -100,7 +124,10 @@ def write_preview_png(
     stretch
         ``"asinh"`` or ``"linear"``.
     percentile
-        Central percentile of the finite pixels mapped onto the colour scale.
+        Central percentile of the finite pixels mapped onto the colour scale; default (None)
+        the noise-based scale of :func:`noise_limits`: -3 sigma to the peak, the asinh stretch
+        turning from linear to logarithmic at about 5 sigma, so noise and faint sources show
+        and bright ones do not saturate.
     max_pixels
         Block-average by an integer factor until the plane has at most this many pixels.
     overwrite
@@ -129,8 +156,15 @@ def write_preview_png(
     finite = data[np.isfinite(data)]
     if finite.size == 0:
         raise InputError(f"{variable} plane has no finite values to show")
-    norm = ImageNormalize(finite, interval=PercentileInterval(percentile),
-                          stretch=STRETCHES[stretch]())  # fmt: skip
+    rms = 1.4826 * float(np.median(np.abs(finite - np.median(finite))))
+    if percentile is None:
+        vmin, vmax, knee = noise_limits(finite)
+        norm = ImageNormalize(finite, interval=ManualInterval(vmin, vmax),
+                              stretch=AsinhStretch(knee) if stretch == "asinh" else
+                              LinearStretch())
+    else:
+        norm = ImageNormalize(finite, interval=PercentileInterval(percentile),
+                              stretch=STRETCHES[stretch]())  # fmt: skip
     fig = Figure(figsize=(8, 7), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(projection=wcs)
@@ -144,7 +178,17 @@ def write_preview_png(
     title = f"{variable} ({ds.attrs.get('product_kind', 'image')}), {freq_ghz:.3f} GHz, {pol}"
     if factor > 1:
         title += f", {factor}x{factor} block mean"
+    title += f"\nrms {rms:.3g}, peak {float(finite.max()):.4g} {units}"
     ax.set_title(title)
+    beam = ds.attrs.get("restoring_beam")
+    if beam and ds.attrs.get("cell_arcsec"):
+        pixels = float(ds.attrs["cell_arcsec"]) * factor
+        major, minor = beam["major_arcsec"] / pixels, beam["minor_arcsec"] / pixels
+        margin = max(major, 4.0)
+        # PA east of north; east is to the left, so the major axis is 90 + PA from +x
+        ax.add_patch(Ellipse((margin, margin), width=major, height=minor,
+                             angle=90.0 + beam["pa_deg"], facecolor="none", edgecolor="cyan",
+                             linewidth=1.2))
     with atomic_output(out, overwrite=overwrite, directory=False) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi)
     return Path(out)
