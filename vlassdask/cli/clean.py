@@ -30,8 +30,7 @@ from vlassdask.cli.imaging import (
     RobustOption,
     TaperOption,
     WeightingOption,
-    parse_angle_arcsec,
-    parse_phase_center,
+    imaging_config,
 )
 from vlassdask.deconvolution.config import CleanConfig
 from vlassdask.deconvolution.minor_cycle import DECONVOLVERS
@@ -156,16 +155,9 @@ def clean(
     sections = read_yaml_mapping(config, what="clean configuration") if config else {}
     imaging_base = ImagingConfig.from_mapping(sections.get("imaging") or {})
     clean_base = CleanConfig.from_mapping(sections.get("clean") or {})
-    if imsize is not None and len(imsize) not in (1, 2):
-        raise ConfigError("--imsize takes one or two values")
-    imaging_cfg = imaging_base.replace(
-        imsize=(imsize[0], imsize[-1]) if imsize else None,
-        cell_arcsec=parse_angle_arcsec(cell) if cell else None,
-        weighting=weighting, robust=robust,
-        taper_arcsec=parse_angle_arcsec(taper) if taper else None, gridder=gridder,
-        phase_center_deg=parse_phase_center(phase_center) if phase_center else None,
-        data_column=data_column,
-    )
+    imaging_cfg = imaging_config(
+        imaging_base, imsize=imsize, cell=cell, weighting=weighting, robust=robust, taper=taper,
+        gridder=gridder, phase_center=phase_center, data_column=data_column)
     clean_cfg = clean_base.replace(
         deconvolver=deconvolver, scales=parse_scales(scales) if scales else None,
         smallscalebias=smallscalebias, niter=niter, cycleniter=cycleniter, nsigma=nsigma,

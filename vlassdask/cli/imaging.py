@@ -78,6 +78,24 @@ DataColumnOption = Annotated[str | None, typer.Option(
     "--data-column", help="Visibility column: DATA, CORRECTED_DATA, MODEL_DATA.")]
 
 
+def imaging_config(base: ImagingConfig, *, imsize: list[int] | None, cell: str | None,
+                   weighting: str | None, robust: float | None, taper: str | None,
+                   gridder: str | None, phase_center: str | None, data_column: str | None,
+                   **more) -> ImagingConfig:
+    """``base`` with the shared imaging options (as typed on the command line) and ``more``
+    (ImagingConfig fields) applied; options left out (None) keep the base value."""
+    if imsize is not None and len(imsize) not in (1, 2):
+        raise ConfigError("--imsize takes one or two values")
+    return base.replace(
+        imsize=(imsize[0], imsize[-1]) if imsize else None,
+        cell_arcsec=parse_angle_arcsec(cell) if cell else None,
+        weighting=weighting, robust=robust,
+        taper_arcsec=parse_angle_arcsec(taper) if taper else None, gridder=gridder,
+        phase_center_deg=parse_phase_center(phase_center) if phase_center else None,
+        data_column=data_column, **more,
+    )
+
+
 def image(
     ms: Annotated[Path, typer.Option("--ms", help="Measurement Set to image.")],
     out: Annotated[Path, typer.Option("--out", help="Zarr image store to write (dirty.zarr).")],
@@ -133,18 +151,12 @@ def image(
     base = ImagingConfig.from_mapping(
         read_yaml_mapping(config, what="imaging configuration").get("imaging") or {}
     ) if config else ImagingConfig()
-    if imsize is not None and len(imsize) not in (1, 2):
-        raise ConfigError("--imsize takes one or two values")
-    cfg = base.replace(
-        imsize=(imsize[0], imsize[-1]) if imsize else None,
-        cell_arcsec=parse_angle_arcsec(cell) if cell else None,
-        weighting=weighting, robust=robust,
-        taper_arcsec=parse_angle_arcsec(taper) if taper else None,
-        gridder=gridder, w_planes=wplanes, w_layers=wlayers, support=support, epsilon=epsilon,
-        padding=padding,
-        phase_center_deg=parse_phase_center(phase_center) if phase_center else None,
+    cfg = imaging_config(
+        base, imsize=imsize, cell=cell, weighting=weighting, robust=robust, taper=taper,
+        gridder=gridder, phase_center=phase_center, data_column=data_column,
+        w_planes=wplanes, w_layers=wlayers, support=support, epsilon=epsilon, padding=padding,
         fields=tuple(field) if field else None, spws=tuple(spw) if spw else None,
-        data_column=data_column, row_chunks=row_chunks, make_psf=psf,
+        row_chunks=row_chunks, make_psf=psf,
     )
     preview_path = None if no_preview else (preview or out.with_suffix(".png"))
     # progress bars (dask's and distributed's print to stdout) go to stderr: stdout carries --json
