@@ -191,13 +191,24 @@ def test_decision_config_errors(mapping, message):
 @pytest.mark.parametrize("steps, message", [
     (({"cycleniter": 1000},), "must not increase"),
     (({"cycleniter": 500},), "changes nothing"),
-    (({"niter": 5},), "unknown key"),
+    (({"gain": 5},), "unknown key"),
     (({},), "non-empty mapping"),
     (({"imsize": 0},), "positive integer"),
+    (({"nmajor": 0},), "positive integer .or -1"),
+    (({"niter": 100}, {"niter": 100}), "step 2 changes nothing"),
 ])  # fmt: skip
 def test_retry_ladder_errors(steps, message):
     with pytest.raises(ConfigError, match=message):
         RetryLadder(500, 7290, steps)
+
+
+def test_retry_ladder_clean_limits_carry_over():
+    ladder = RetryLadder(500, 7290, ({"nmajor": 20, "niter": 5000}, {"cycleniter": 250}))
+    assert ladder.parameters(0).nmajor is None and ladder.parameters(0).niter is None
+    assert (ladder.parameters(1).nmajor, ladder.parameters(1).niter) == (20, 5000)
+    second = ladder.parameters(2)
+    assert (second.cycleniter, second.imsize, second.nmajor, second.niter) == (250, 7290, 20,
+                                                                               5000)
 
 
 def test_qa_result_json_is_strict_and_complete():

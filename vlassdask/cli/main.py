@@ -21,7 +21,17 @@ from typing import Annotated
 import typer
 
 import vlassdask
-from vlassdask.cli import clean, combine, export, imaging, pipeline, qa, simulate, survey
+from vlassdask.cli import (
+    clean,
+    combine,
+    export,
+    imaging,
+    pipeline,
+    qa,
+    quicklook,
+    simulate,
+    survey,
+)
 from vlassdask.errors import VlassdaskError
 
 #: Exit status of an interrupted run (128 + SIGINT), as shells report it.
@@ -53,7 +63,7 @@ def _root(
     products."""
 
 
-for _module in (pipeline, simulate, imaging, clean, export, survey, combine, qa):
+for _module in (pipeline, simulate, imaging, clean, quicklook, export, survey, combine, qa):
     _module.register(app)
 
 

@@ -33,6 +33,7 @@ Peak memory
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -60,8 +61,10 @@ from vlassdask.imaging.graph import (
     accumulate_in_chains,
     persist_delayed,
     shared,
+    sum_arrays,
     tree_reduce,
 )
+from vlassdask.imaging.mosaic_beam import FieldWeights, merge_field_weights
 from vlassdask.imaging.operator import (
     add_layer_to_image,
     apply_grid_correction,
@@ -71,6 +74,7 @@ from vlassdask.imaging.operator import (
     layer_span,
     model_layer_grids,
 )
+from vlassdask.imaging.primary_beam import vla_primary_beam
 from vlassdask.imaging.visibilities import rotate_phase_center
 from vlassdask.imaging.weighting import WeightingScheme, add_density
 from vlassdask.imaging.wplan import GridPlan, plan_gridding
@@ -107,29 +111,58 @@ def _totals_of(item, cache) -> tuple[float, int, int]:
     return wb.sumwt, wb.n_off_grid, int(wb.sorted.pu.shape[0])
 
 
+def _field_weights_of(item, cache) -> FieldWeights:
+    """Imaging weights of one block summed per (field, channel)."""
+    wb = _load(item, cache)
+    nchan = wb.freq.size
+    index = np.asarray(wb.sorted.index)
+    weights = np.asarray(wb.sorted.values[1]).real.astype(np.float64)
+    fields, inverse = np.unique(np.asarray(wb.field_id)[index // nchan], return_inverse=True)
+    table = np.zeros((fields.size, nchan))
+    np.add.at(table, (inverse, index % nchan), weights)
+    return FieldWeights(fields.astype(np.int64), np.asarray(wb.freq, dtype=np.float64), table)
+
+
 def _add_totals(*parts: tuple[float, int, int]) -> tuple[float, int, int]:
     return (float(sum(p[0] for p in parts)), int(sum(p[1] for p in parts)),
             int(sum(p[2] for p in parts)))
 
 
-def _moment_values(wb: Weighted, lo: int, hi: int, moment: int, reffreq: float):
-    """Imaging weights times ((nu - nu_ref) / nu_ref)^moment, for entries lo:hi."""
+def _beam_factors(wb: Weighted, index: np.ndarray, beam_at) -> np.ndarray:
+    """The primary beam of each entry's field towards ``beam_at = (field_centers, (ra, dec))``
+    at the entry's frequency."""
+    centers, (ra, dec) = beam_at
+    nchan = wb.freq.shape[0]
+    fields = np.asarray(wb.field_id)[index // nchan]
+    ra_f, dec_f = np.asarray(centers, dtype=np.float64)[fields].T
+    cos_r = (np.sin(dec_f) * math.sin(dec)
+             + np.cos(dec_f) * math.cos(dec) * np.cos(ra_f - ra))
+    radius = np.arccos(np.clip(cos_r, -1.0, 1.0))
+    return vla_primary_beam(radius, wb.freq[index % nchan])
+
+
+def _moment_values(wb: Weighted, lo: int, hi: int, moment: int, reffreq: float, beam_at=None):
+    """Imaging weights times ((nu - nu_ref) / nu_ref)^moment (times the entry's primary beam
+    towards a direction, with ``beam_at``), for entries lo:hi."""
     values = np.zeros_like(wb.sorted.values[1])
     nchan = wb.freq.shape[0]
-    t = (wb.freq[wb.sorted.index[lo:hi] % nchan] - reffreq) / reffreq
-    values[lo:hi] = wb.sorted.values[1][lo:hi] * t**moment
+    index = wb.sorted.index[lo:hi]
+    factor = ((wb.freq[index % nchan] - reffreq) / reffreq) ** moment
+    if beam_at is not None:
+        factor = factor * _beam_factors(wb, index, beam_at)
+    values[lo:hi] = wb.sorted.values[1][lo:hi] * factor
     return values
 
 
 def _grid_step(acc, item, cache, plan: GridPlan, layer: int, which: int, moment: int,
-               reffreq: float, _after=None):
+               reffreq: float, beam_at=None, _after=None):
     wb = _load(item, cache)
-    if moment == 0:
+    if moment == 0 and beam_at is None:
         acc, _ = grid_layer(wb.sorted, which, plan, layer, acc)
     else:
         lo, hi = layer_span(wb.sorted, layer)
-        acc, _ = grid_layer(wb.sorted, _moment_values(wb, lo, hi, moment, reffreq), plan,
-                            layer, acc)
+        acc, _ = grid_layer(wb.sorted, _moment_values(wb, lo, hi, moment, reffreq, beam_at),
+                            plan, layer, acc)
     return acc
 
 
@@ -233,6 +266,10 @@ class ImagingOperator:
         The block cache the blocks live in (None: worker memory).
     backend
         The array backend of the blocks (model images are moved to it once per call).
+    model_weights
+        None, or ``((dataset indices, factor image), ...)``: the visibilities of those
+        datasets are predicted from the model times the factor image (see
+        :meth:`with_model_weights`).
     """
 
     plan: GridPlan
@@ -249,6 +286,7 @@ class ImagingOperator:
     object_name: str = ""
     cache: BlockCache | None = None
     backend: Backend = NUMPY_BACKEND
+    model_weights: tuple[tuple[tuple[int, ...], np.ndarray], ...] | None = None
     _plan_key: Any = field(default=None, repr=False)
 
     @classmethod
@@ -358,41 +396,122 @@ class ImagingOperator:
 
     def dirty(self) -> da.Array:
         """The dirty image (Jy/beam), normalised by the sum of weights."""
-        return self._layers(_grid_step, lambda layer, after: (0, 0, self.frequency_hz))
+        return self._layers(_grid_step, lambda layer, after: (0, 0, self.frequency_hz, None))
 
-    def psf(self, moments: Sequence[int] = (0,)) -> list[da.Array]:
+    def psf(self, moments: Sequence[int] = (0,), *,
+            beam_at: tuple[float, float] | None = None) -> list[da.Array]:
         """PSF planes of the weight moments ``k`` in ``moments``: the image of the imaging
         weights times ((nu - nu_ref) / nu_ref)^k, in units of the sum of weights (moment 0
-        peaks at 1). Planes are computed one after another."""
+        peaks at 1). Planes are computed one after another.
+
+        With ``beam_at = (ra, dec)`` (radians), each weight is also multiplied by the primary
+        beam of its visibility's field towards that direction at its frequency: the PSF a source
+        there is imaged with in a mosaic (fields and frequencies weighted as they see it, as
+        CASA's mosaic gridder's PSF). The planes are then in units of the moment-0 plane's peak.
+        """
         planes, after = [], None
+        beam = None if beam_at is None else (self.field_centers_rad,
+                                             (float(beam_at[0]), float(beam_at[1])))
         for k in moments:
             if int(k) < 0:
                 raise InputError(f"weight moments must be >= 0, got {k}")
-            plane = self._layers(_grid_step, lambda layer, _a, k=int(k): (1, k, self.frequency_hz),
-                                 after=after)
+            plane = self._layers(_grid_step, lambda layer, _a, k=int(k): (
+                1, k, self.frequency_hz, beam), after=after)
             planes.append(plane)
             after = plane
+        if beam is not None:
+            peak = planes[0][self.plan.nx // 2, self.plan.ny // 2]
+            planes = [p / peak for p in planes]
         return planes
 
-    def _corrected_model(self, model) -> Any:
+    def field_weights(self):
+        """The imaging weights gridded per field and channel, lazily.
+
+        Returns
+        -------
+        dask.delayed.Delayed
+            Of a :class:`~vlassdask.imaging.mosaic_beam.FieldWeights` table (what the mosaic
+            primary beam is made from); one small task per block and a tree sum.
+        """
+        parts = [dask.delayed(_field_weights_of)(b, self.cache) for b in self.blocks]
+        return tree_reduce(parts, merge_field_weights)
+
+    def with_model_weights(self, groups) -> ImagingOperator:
+        """The operator with a weight image per group of datasets for the model.
+
+        ``residual`` and ``predict`` then predict the visibilities of each group's datasets
+        (spectral windows) from ``model x factor``, one model grid per group and w-layer. A
+        wide-band mosaic uses this to apply the primary beam each frequency sees: with the
+        factor ``R_g(x) / A(x)`` (the mosaic beam of the group's frequencies over that of all
+        of them, :func:`vlassdask.imaging.mosaic_beam.relative_beams`), a model in the image's
+        units (``A x S``) predicts the data of every spectral window consistently.
+
+        Parameters
+        ----------
+        groups
+            ``[(dataset indices, (nx, ny) factor image), ...]`` covering every dataset once.
+
+        Raises
+        ------
+        InputError
+            Groups that do not cover each dataset exactly once, or factors of the wrong shape
+            or not finite.
+        """
+        groups = tuple((tuple(int(i) for i in ids), np.asarray(f, dtype=np.float64))
+                       for ids, f in groups)
+        covered = sorted(i for ids, _ in groups for i in ids)
+        datasets = sorted({d for d, _, _ in self.block_rows})
+        if covered != datasets:
+            raise InputError(f"model weight groups cover datasets {covered}; the operator has "
+                             f"{datasets}")
+        for _, factor in groups:
+            if factor.shape != self.shape or not np.isfinite(factor).all():
+                raise InputError(f"model weight images must be finite {self.shape} images")
+        return dataclasses.replace(self, model_weights=groups)
+
+    def _model_keys(self, model) -> list[tuple[list[int], Any]]:
+        """(block indices, shared corrected model) per model-weight group."""
+        model = self._checked_model(model)
+        if self.model_weights is None:
+            return [(list(range(len(self.blocks))), self._corrected_model(model))]
+        keys = []
+        for ids, factor in self.model_weights:
+            blocks = [i for i, (d, _, _) in enumerate(self.block_rows) if d in ids]
+            keys.append((blocks, self._corrected_model(model * factor)))
+        return keys
+
+    def _checked_model(self, model) -> np.ndarray:
         model = np.asarray(model, dtype=np.float64)
         if model.shape != self.shape:
             raise InputError(f"model image has shape {model.shape}; the operator's image is "
                              f"{self.shape}")
         if not np.isfinite(model).all():
             raise InputError("model image has non-finite values")
+        return model
+
+    def _corrected_model(self, model: np.ndarray) -> Any:
         return shared(apply_grid_correction(self.backend.asarray(model.copy()), self.plan))
 
     def residual(self, model) -> da.Array:
         """Residual image ``dirty - A^H W A model`` (Jy/beam) of a model image (Jy/pixel,
-        float (nx, ny) indexed [x, y]), recomputed from the visibilities."""
-        model_key = self._corrected_model(model)
-
-        def model_grid(layer, after):
-            return (dask.delayed(_model_grids)(model_key, self._plan_key, layer,
-                                               self.config.fft_threads, after),)
-
-        return self._layers(_residual_step, model_grid)
+        float (nx, ny) indexed [x, y]), recomputed from the visibilities (with the model
+        weights of :meth:`with_model_weights`, if set)."""
+        groups = self._model_keys(model)
+        image = after = None
+        for layer in range(self.plan.n_layers):
+            grids = []
+            for blocks, model_key in groups:
+                model_grid = dask.delayed(_model_grids)(model_key, self._plan_key, layer,
+                                                        self.config.fft_threads, after)
+                grids.append(accumulate_in_chains(
+                    [self.blocks[i] for i in blocks], _residual_step, self.config.accumulators,
+                    self.cache, self._plan_key, layer, model_grid, after=after))
+            grid = grids[0] if len(grids) == 1 else dask.delayed(sum_arrays)(*grids)
+            image = dask.delayed(_add_layer)(image, grid, self._plan_key, layer,
+                                             self.config.fft_threads)
+            after = image
+        out = dask.delayed(_finish)(image, self._plan_key, self.sum_of_weights)
+        return da.from_delayed(out, self.shape, dtype=np.float32)
 
     def predict(self, model) -> list[da.Array]:
         """Model visibilities (Stokes I, Jy) of a model image for every dataset.
@@ -404,14 +523,16 @@ class ImagingOperator:
             own field's centre (what MODEL_DATA holds for the parallel hands). Flagged
             visibilities, which the operator does not hold, are zero.
         """
-        model_key = self._corrected_model(model)
+        groups = self._model_keys(model)
         outs: list = [None] * len(self.blocks)
         after = None
         for layer in range(self.plan.n_layers):
-            grids = dask.delayed(_model_grids)(model_key, self._plan_key, layer,
-                                               self.config.fft_threads, after)
-            outs = [dask.delayed(_degrid_step)(o, b, self.cache, self._plan_key, layer, grids)
-                    for o, b in zip(outs, self.blocks, strict=True)]
+            for blocks, model_key in groups:
+                grids = dask.delayed(_model_grids)(model_key, self._plan_key, layer,
+                                                   self.config.fft_threads, after)
+                for i in blocks:
+                    outs[i] = dask.delayed(_degrid_step)(outs[i], self.blocks[i], self.cache,
+                                                         self._plan_key, layer, grids)
             after = dask.delayed(_after_all)(*outs)
         outs = [dask.delayed(_to_field_centers)(o, b, self.cache, self.field_centers_rad,
                                                 self.phase_center_rad)

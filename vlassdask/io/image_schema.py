@@ -92,6 +92,8 @@ VARIABLES: dict[str, VariableSpec] = {
     for spec in (
         _image("SKY", "Jy/beam", "Sky brightness: the restored image, or the dirty image in a "
                "dirty product (attr image_type says which); Taylor term 0 in MT-MFS."),
+        _image("SKY_PBCOR", "Jy/beam", "Primary-beam-corrected restored image: SKY divided by "
+               "the (mosaic) primary beam, NaN where the beam is below the PB limit."),
         _image("SKY_TT1", "Jy/beam", "Restored Taylor term 1 (MT-MFS)."),
         _image("RESIDUAL", "Jy/beam", "Residual image (Taylor term 0)."),
         _image("RESIDUAL_TT1", "Jy/beam", "Residual Taylor term 1."),
@@ -145,6 +147,11 @@ PRODUCT_KINDS: dict[str, ProductKind] = {
     "mtmfs": ProductKind(("SKY", "SKY_TT1", "RESIDUAL", "RESIDUAL_TT1", "MODEL", "MODEL_TT1",
                           "ALPHA", "ALPHA_ERROR"), "restored",
                          "Multi-term MFS (nterms 2) image with spectral index."),
+    "quicklook": ProductKind(("SKY", "SKY_PBCOR", "RESIDUAL", "MODEL", "POINT_SPREAD_FUNCTION",
+                              "PRIMARY_BEAM", "RMS", "SUM_OF_WEIGHTS", "BEAM"), "restored",
+                             "Quick Look image of one phase centre (full image): flat-noise "
+                             "restored SKY, PB-corrected SKY_PBCOR, residual, model, PSF, mosaic "
+                             "primary beam, rms of the PB-corrected image, QA attempts in attrs."),
     "rms": ProductKind(("RMS",), "rms", "Noise image."),
     "combined": ProductKind(("SKY", "RMS", "COVERAGE"), "combined",
                             "RMS-weighted mean of several epochs at a common beam."),

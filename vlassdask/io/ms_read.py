@@ -153,3 +153,24 @@ def open_measurement_set(
     if not datasets:
         raise InputError(f"no data in {ms} match the selection (fields={fields}, spws={spws})")
     return MeasurementSet(ms, datasets, data_column, weight_column)
+
+
+def observation_mjd(path: str | os.PathLike) -> float:
+    """Middle of the observation (UTC MJD), from the OBSERVATION subtable's TIME_RANGE.
+
+    Raises
+    ------
+    InputError
+        If the MS or its OBSERVATION subtable is missing or unreadable, or has no time range.
+    """
+    ms = Path(path)
+    if not (ms / "table.dat").is_file():
+        raise InputError(f"{ms} is not a Measurement Set (no casacore table.dat inside)")
+    ranges = [np.asarray(r, dtype=np.float64).ravel() for r in
+              _subtable_cells(ms, "OBSERVATION", "TIME_RANGE")]
+    ranges = [r for r in ranges if r.size == 2 and np.isfinite(r).all() and r[1] >= r[0] > 0]
+    if not ranges:
+        raise InputError(f"the OBSERVATION subtable of {ms} has no valid TIME_RANGE")
+    start = min(r[0] for r in ranges)
+    end = max(r[1] for r in ranges)
+    return 0.5 * (start + end) / 86400.0

@@ -308,8 +308,19 @@ def _page(title: str, body: str, script: str = "") -> str:
             f"<body>{body}{script_tag}</body></html>\n")  # fmt: skip
 
 
-def _report_html(result: QAResult, panel_files: Mapping[str, str], index_href: str | None
-                 ) -> str:  # fmt: skip
+_ATTEMPT_COLUMNS = ("attempt", "imsize", "cycleniter", "iterations", "major_cycles",
+                    "stop_reason", "seconds", "decision")
+
+
+def _attempts_html(attempts: Sequence[Mapping[str, Any]]) -> str:
+    rows = [[a.get(c) for c in _ATTEMPT_COLUMNS]
+            + ["; ".join(r["message"] for r in a.get("reasons", [])) or "all checks passed"]
+            for a in attempts]  # fmt: skip
+    return "<h2>Attempts</h2>" + _table((*_ATTEMPT_COLUMNS, "reasons"), rows)
+
+
+def _report_html(result: QAResult, panel_files: Mapping[str, str], index_href: str | None,
+                 attempts: Sequence[Mapping[str, Any]] = ()) -> str:  # fmt: skip
     e = html.escape
     parts = []
     if index_href:
@@ -319,6 +330,8 @@ def _report_html(result: QAResult, panel_files: Mapping[str, str], index_href: s
     if result.retry is not None:
         parts.append(f"<p>Retry as attempt {result.retry.attempt} with cycleniter "
                      f"{result.retry.cycleniter} and imsize {result.retry.imsize}.</p>")
+    if attempts:
+        parts.append(_attempts_html(attempts))
     parts.append("<h2>Reasons</h2>")
     if result.reasons:
         parts.append(_table(("check", "action", "reason"),
@@ -354,6 +367,7 @@ def write_qa_report(
     subimage: tuple[int, int, int, int] | None = None,
     overwrite: bool = False,
     index_href: str | None = None,
+    attempts: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """Write a report directory: ``result.json``, the thumbnails and ``report.html``.
 
@@ -371,6 +385,11 @@ def write_qa_report(
         Replace an existing report.
     index_href
         Relative link back to a batch index, if any.
+    attempts
+        Every imaging attempt of the product (JSON-compatible rows with ``attempt``,
+        ``imsize``, ``cycleniter``, ``iterations``, ``major_cycles``, ``stop_reason``,
+        ``seconds``, ``decision`` and ``reasons``): listed in the report and written as
+        ``attempts.json``.
 
     Returns
     -------
@@ -386,12 +405,15 @@ def write_qa_report(
     with atomic_output(out, overwrite=overwrite) as tmp:
         tmp.mkdir()
         write_qa_json(result, tmp / "result.json")
+        if attempts:
+            (tmp / "attempts.json").write_text(json.dumps(list(attempts), indent=2,
+                                                          default=str) + "\n")
         files = {}
         for name, panel in panels.items():
             render_panel(name, panel, tmp / f"{name}.png", detections=detected,
                          subimage=subimage)  # fmt: skip
             files[name] = f"{name}.png"
-        (tmp / "report.html").write_text(_report_html(result, files, index_href))
+        (tmp / "report.html").write_text(_report_html(result, files, index_href, attempts))
     return Path(out)
 
 

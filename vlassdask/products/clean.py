@@ -67,17 +67,39 @@ class CleanProduct:
     summary: dict = field(default_factory=dict)
 
 
-def _image_dataset(result: CleanResult, operator: ImagingOperator, clean: CleanConfig,
-                   mask: np.ndarray | None, *, inputs: list, name: str,
-                   command: str | None) -> xr.Dataset:
+def clean_dataset(result: CleanResult, operator: ImagingOperator, clean: CleanConfig,
+                  mask: np.ndarray | None, *, inputs: list, name: str, command: str | None,
+                  scale: float = 1.0, extra_variables: dict | None = None,
+                  product_kind: str = "clean", extra_attrs: dict | None = None,
+                  config: dict | None = None) -> xr.Dataset:  # fmt: skip
+    """The image Dataset of a finished CLEAN run (in memory, not chunked).
+
+    Parameters
+    ----------
+    result, operator, clean, mask
+        The run, its operator and configuration, and the clean mask (or None).
+    inputs, name, command
+        Provenance: input paths, the input's name (history) and the command line.
+    scale
+        Factor applied to SKY, RESIDUAL and MODEL (e.g. 1 / the mosaic's peak sensitivity).
+    extra_variables
+        More image variables (name -> (nx, ny) array or a full-shape array).
+    product_kind
+        The schema's product kind.
+    extra_attrs
+        More attrs.
+    config
+        The configuration recorded in the provenance (default: imaging and clean).
+    """
     beam = result.beam
     variables = {
-        "SKY": result.restored.astype(np.float32),
-        "RESIDUAL": result.residual.astype(np.float32),
-        "MODEL": result.model.astype(np.float32),
+        "SKY": (result.restored * scale).astype(np.float32),
+        "RESIDUAL": (result.residual * scale).astype(np.float32),
+        "MODEL": (result.model * scale).astype(np.float32),
         "POINT_SPREAD_FUNCTION": result.psf.astype(np.float32),
         "SUM_OF_WEIGHTS": np.array([[[operator.sum_of_weights]]]),
         "BEAM": np.array([[[[beam.major_arcsec, beam.minor_arcsec, beam.pa_deg]]]]),
+        **(extra_variables or {}),
     }
     if mask is not None:
         variables["MASK"] = mask
@@ -91,10 +113,11 @@ def _image_dataset(result: CleanResult, operator: ImagingOperator, clean: CleanC
         phase_center_rad=operator.phase_center_rad,
         frequency_hz=[operator.frequency_hz],
         time_mjd=[operator.time_mjd],
-        product_kind="clean",
+        product_kind=product_kind,
         attrs={
             "provenance": provenance_record(
-                config={"imaging": operator.config.to_dict(), "clean": clean.to_dict()},
+                config=config or {"imaging": operator.config.to_dict(),
+                                  "clean": clean.to_dict()},
                 inputs=inputs, command=command),
             "history": history,
             "gridding": operator.plan.describe(),
@@ -103,6 +126,7 @@ def _image_dataset(result: CleanResult, operator: ImagingOperator, clean: CleanC
             "clean": result.summary(),
             "stop_code": result.stop_code,
             "stop_reason": result.stop_reason,
+            **(extra_attrs or {}),
         },
     )
     return ds
@@ -156,7 +180,7 @@ def clean_image(
     operator = ImagingOperator.build(datasets, imaging, weight_column=weight_column, cache=cache)
     result = cotton_schwab(operator, clean, mask=mask, progress=progress,
                            threads=MINOR_CYCLE_THREADS)
-    ds = _image_dataset(result, operator, clean, mask, inputs=[], name=name, command=command)
+    ds = clean_dataset(result, operator, clean, mask, inputs=[], name=name, command=command)
     return ds.chunk({"l": DEFAULT_CHUNK_PIXELS, "m": DEFAULT_CHUNK_PIXELS})
 
 
@@ -166,7 +190,9 @@ def prepared_bytes(datasets: list[xr.Dataset]) -> int:
     return sum(48 * ds.sizes["row"] * ds.sizes["chan"] + 32 * ds.sizes["row"] for ds in datasets)
 
 
-def _spill(visibility_cache: str, estimate: int) -> bool:
+def spills_to_zarr(visibility_cache: str, estimate: int) -> bool:
+    """Whether prepared visibilities of ``estimate`` bytes go to a Zarr block cache under the
+    ``visibility_cache`` setting (``auto``, ``memory`` or ``zarr``)."""
     if visibility_cache not in VISIBILITY_CACHES:
         raise ConfigError(f"visibility cache must be one of {', '.join(VISIBILITY_CACHES)}, got "
                           f"{visibility_cache!r}")
@@ -253,7 +279,7 @@ def make_clean_product(
                                row_chunks=imaging.row_chunks,
                                fields=list(imaging.fields) if imaging.fields else None,
                                spws=list(imaging.spws) if imaging.spws else None)
-    spill = _spill(visibility_cache, prepared_bytes(vis.datasets))
+    spill = spills_to_zarr(visibility_cache, prepared_bytes(vis.datasets))
     with contextlib.ExitStack() as stack:
         cache = stack.enter_context(ZarrBlockCache(store.parent, prefix=f".{store.name}.blocks-")
                                     ) if spill else None
@@ -282,7 +308,7 @@ def _write_products(result: CleanResult, operator: ImagingOperator, clean: Clean
                     command: str | None, overwrite: bool, fits, preview, extra: dict
                     ) -> CleanProduct:  # fmt: skip
     """Write the image store, the cycle JSON, FITS and PNG of a finished run."""
-    ds = _image_dataset(result, operator, clean, mask, inputs=inputs, name=inputs[0].name,
+    ds = clean_dataset(result, operator, clean, mask, inputs=inputs, name=inputs[0].name,
                         command=command)
     write_image_store(ds, store, overwrite=overwrite)
     summary = {

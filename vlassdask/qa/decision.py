@@ -175,6 +175,12 @@ class ImagingParameters:
     attempt: int
     cycleniter: int
     imsize: int
+    niter: int | None = None
+    nmajor: int | None = None
+
+
+#: The keys a retry-ladder step may change.
+LADDER_KEYS = ("cycleniter", "imsize", "niter", "nmajor")
 
 
 @dataclass(frozen=True)
@@ -186,8 +192,10 @@ class RetryLadder:
     cycleniter, imsize
         tclean ``cycleniter`` and full image size (pixels, square) of attempt 0.
     steps
-        One mapping per retry with the keys it changes (``cycleniter``, ``imsize``); the others
-        keep the previous attempt's values.
+        One mapping per retry with the keys it changes (``cycleniter``, ``imsize``, and the
+        CLEAN limits ``niter`` and ``nmajor``); the others keep the previous attempt's values
+        (``niter`` and ``nmajor`` start as the CLEAN configuration's). ``cycleniter`` and
+        ``imsize`` never grow (VLASS retried with smaller ones).
     """
 
     cycleniter: int
@@ -202,19 +210,22 @@ class RetryLadder:
         for i, step in enumerate(self.steps, start=1):
             if not isinstance(step, Mapping) or not step:
                 raise ConfigError(f"retry_ladder step {i} must be a non-empty mapping of "
-                                  "cycleniter and/or imsize")  # fmt: skip
-            unknown = sorted(set(step) - {"cycleniter", "imsize"})
+                                  f"{', '.join(LADDER_KEYS)}")  # fmt: skip
+            unknown = sorted(set(step) - set(LADDER_KEYS))
             if unknown:
                 raise ConfigError(f"retry_ladder step {i}: unknown key(s) {unknown} "
-                                  "(cycleniter, imsize)")  # fmt: skip
+                                  f"({', '.join(LADDER_KEYS)})")  # fmt: skip
             for key, value in step.items():
-                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                    raise ConfigError(f"retry_ladder step {i}: {key} must be a positive integer,"
-                                      f" got {value!r}")  # fmt: skip
+                lowest = -1 if key == "nmajor" else 1
+                if isinstance(value, bool) or not isinstance(value, int) or value < lowest \
+                        or (key == "nmajor" and value == 0):
+                    raise ConfigError(f"retry_ladder step {i}: {key} must be a positive integer"
+                                      f"{' (or -1: no limit)' if key == 'nmajor' else ''}, got "
+                                      f"{value!r}")  # fmt: skip
             current = self.parameters(i)
             if current.cycleniter > previous.cycleniter or current.imsize > previous.imsize:
                 raise ConfigError(f"retry_ladder step {i} must not increase cycleniter or imsize")
-            if (current.cycleniter, current.imsize) == (previous.cycleniter, previous.imsize):
+            if current == dataclasses.replace(previous, attempt=i):
                 raise ConfigError(f"retry_ladder step {i} changes nothing")
             previous = current
 
@@ -227,7 +238,8 @@ class RetryLadder:
         """Imaging parameters of ``attempt`` (0-based; at most :attr:`retries`)."""
         if not 0 <= attempt <= len(self.steps):
             raise InputError(f"attempt {attempt} is outside the retry ladder (0..{self.retries})")
-        values = {"cycleniter": self.cycleniter, "imsize": self.imsize}
+        values: dict[str, int | None] = {"cycleniter": self.cycleniter, "imsize": self.imsize,
+                                         "niter": None, "nmajor": None}
         for step in self.steps[:attempt]:
             values.update(step)
         return ImagingParameters(attempt=attempt, **values)

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from vlassdask.errors import InputError
-from vlassdask.survey.coordinates import jname, sin_offsets
-from vlassdask.survey.tiles import TIERS, check_survey_dec, get_tile
+from vlassdask.survey.coordinates import jname, parse_jname, sin_offsets
+from vlassdask.survey.tiles import TIERS, check_survey_dec, get_tile, tile_of
 
 QL_SUBIMAGE_DEG = 3722 * 1.0 / 3600.0
 """Side of a Quick Look sub-image (3722 x 1 arcsec) in degrees."""
@@ -149,3 +149,33 @@ def covering_images(
     out["m_arcsec"] = np.degrees(m_[inside]) * 3600.0
     out["separation_deg"] = np.degrees(np.arcsin(np.minimum(np.hypot(l_[inside], m_[inside]), 1)))
     return out.sort_values("separation_deg").reset_index(drop=True)
+
+
+def locate_phase_center(name: str) -> tuple[float, float, str, bool]:
+    """Position and tile of a phase centre given by its ``Jhhmmss+ddmmss`` name.
+
+    Names truncate the position (to 1 s of RA, 1" of Dec), so the exact centre of a survey phase
+    centre comes from the survey's table (:func:`phase_centers`); a name that is not a survey
+    phase centre stands for the position it spells.
+
+    Returns
+    -------
+    ra_deg, dec_deg : float
+        The centre.
+    tile : str
+        The tile it belongs to.
+    in_survey : bool
+        True when the name is a survey phase centre.
+
+    Raises
+    ------
+    InputError
+        A malformed name, or a position outside the survey's declinations.
+    """
+    ra, dec = parse_jname(name)
+    table = _all_phase_centers()
+    hit = table[table["name"] == name]
+    if len(hit):
+        row = hit.iloc[0]
+        return float(row["ra"]), float(row["dec"]), str(row["tile"]), True
+    return ra, dec, str(tile_of(ra, dec)), False

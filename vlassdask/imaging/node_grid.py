@@ -1,0 +1,79 @@
+"""Smooth images sampled on a coarse grid of nodes, and their bilinear interpolation.
+
+Slowly varying images (the mosaic primary beam, the sliding-box rms) are evaluated only on a
+grid of *nodes* at every ``step``-th pixel: node ``(i, j)`` sits on pixel ``(i * step, j *
+step)``, and the nodes run one past the last pixel where needed, so every pixel lies inside a
+node cell. :func:`interpolate_nodes` turns a node array back into the full-resolution image as a
+lazy dask array, chunk by chunk; it is exact on the nodes.
+"""
+
+from __future__ import annotations
+
+import math
+
+import dask.array as da
+import numpy as np
+
+
+def node_count(n: int, step: int) -> int:
+    """Nodes along an axis of ``n`` pixels: ``0, step, ...`` up to the first at or beyond
+    pixel ``n - 1`` (at least one)."""
+    return max(1, math.ceil((n - 1) / step) + 1)
+
+
+def node_pixels(n: int, step: int) -> np.ndarray:
+    """Pixel position of each node along an axis (float64, may pass ``n - 1`` by < step)."""
+    return np.arange(node_count(n, step), dtype=np.float64) * step
+
+
+def _weights(pixels: np.ndarray, step: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Lower node index and fractional position of each pixel between it and the next."""
+    if n_nodes == 1:
+        return np.zeros(pixels.size, dtype=np.intp), np.zeros(pixels.size)
+    u = pixels / step
+    lower = np.clip(np.floor(u).astype(np.intp), 0, n_nodes - 2)
+    return lower, u - lower
+
+
+def _interpolate_block(block: np.ndarray, nodes: np.ndarray, step: int,
+                       block_info=None) -> np.ndarray:  # fmt: skip
+    (x0, x1), (y0, y1) = block_info[None]["array-location"]
+    ix, tx = _weights(np.arange(x0, x1, dtype=np.float64), step, nodes.shape[0])
+    iy, ty = _weights(np.arange(y0, y1, dtype=np.float64), step, nodes.shape[1])
+    jx = np.minimum(ix + 1, nodes.shape[0] - 1)
+    jy = np.minimum(iy + 1, nodes.shape[1] - 1)
+    tx, ty = tx[:, None], ty[None, :]
+    out = ((1 - tx) * ((1 - ty) * nodes[np.ix_(ix, iy)] + ty * nodes[np.ix_(ix, jy)])
+           + tx * ((1 - ty) * nodes[np.ix_(jx, iy)] + ty * nodes[np.ix_(jx, jy)]))
+    return out.astype(block.dtype, copy=False)
+
+
+def interpolate_nodes(nodes, shape: tuple[int, int], step: int, *, chunks,
+                      dtype=np.float32) -> da.Array:  # fmt: skip
+    """Bilinear interpolation of a node grid to every pixel, lazily.
+
+    Parameters
+    ----------
+    nodes
+        (node_count(nx, step), node_count(ny, step)) array, or a ``dask.delayed`` of one; it
+        is passed whole to every chunk's task (node grids are small).
+    shape
+        Full image shape (nx, ny).
+    step
+        Pixels between nodes.
+    chunks
+        Chunks of the result.
+    dtype
+        Result dtype.
+
+    Returns
+    -------
+    dask.array.Array
+        (nx, ny) image; NaN nodes make the pixels next to them NaN.
+
+    Notes
+    -----
+    Peak memory per task: one output chunk (float64 while interpolating) plus the node grid.
+    """
+    template = da.empty(shape, chunks=chunks, dtype=dtype)
+    return template.map_blocks(_interpolate_block, nodes=nodes, step=int(step), dtype=dtype)
