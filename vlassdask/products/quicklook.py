@@ -471,6 +471,7 @@ def _write(ds: xr.Dataset, names: QuickLookNames, box, images: QAImages, qa: QAR
     write_qa_report(qa, report_panels(images), names.qa_report, subimage=box,
                     overwrite=overwrite, attempts=attempt_rows)
     summary = {**extra, "phase_center": names.image.phase_center, "tile": names.image.tile,
+               "phase_center_deg": list(center),
                "epoch": names.image.epoch, "store": str(names.store),
                "fits": [str(p) for p in written], "decision": qa.decision,
                "attempts": attempt_rows, "restoring_beam": ds.attrs["restoring_beam"],

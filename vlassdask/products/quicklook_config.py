@@ -99,7 +99,7 @@ class QuickLookConfig:
     imaging: ImagingConfig = field(default_factory=lambda: ImagingConfig(
         cell_arcsec=1.0, weighting="briggs", robust=1.0))
     clean: CleanConfig = field(default_factory=lambda: CleanConfig(
-        niter=20000, cycleniter=500, nsigma=4.5, nmajor=220))
+        niter=20000, nsigma=4.5, nmajor=220))
     qa: QAConfig = field(default_factory=QAConfig)
     epoch: str = "auto"
     epoch_tolerance_days: float = 60.0
