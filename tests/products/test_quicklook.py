@@ -14,8 +14,8 @@ from astropy.io import fits
 from astropy.wcs import WCS
 from scipy.optimize import curve_fit
 
-from vlassdask.io.atomic import COMPLETION_MARKER
 from vlassdask.imaging.imaging_operator import ImagingOperator
+from vlassdask.io.atomic import COMPLETION_MARKER
 from vlassdask.io.image_schema import celestial_wcs, check_image
 from vlassdask.io.ms_read import open_measurement_set
 from vlassdask.products.quicklook import frequency_groups, make_quicklook_product
