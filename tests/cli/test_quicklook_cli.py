@@ -49,7 +49,7 @@ def tile(tmp_path_factory):
 def test_quicklook_writes_the_vlass_products(tile):
     out = tile / "products"
     proc = _run("--ms", str(tile / "tile.ms"), "--phasecenter", PHASE_CENTER, "--out", str(out),
-                "--config", str(tile / "ql.yaml"), "--json")
+                "--config", str(tile / "ql.yaml"), "--json", "--fail-unless-accepted")
     assert proc.returncode in (0, 4), proc.stderr
     summary = json.loads(proc.stdout)
     assert (proc.returncode == 0) == (summary["decision"] == "accepted")

@@ -78,3 +78,40 @@ def test_run_rejects_an_unknown_section(tmp_path, capsys):
     assert main(["run", str(path), "--out", str(tmp_path / "o"), "--scheduler", "sync"]) == 2
     assert "unknown section" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_run_with_a_quicklook_section_makes_the_quicklook_products(tmp_path, capsys):
+    doc = {
+        "simulate": {"ra_deg": 149.974622, "dec_deg": 20.5, "date": "2019-04-18",
+                     "hour_angle_h": -0.5, "duration_s": 9.0, "mode": "otf", "otf_rows": 2,
+                     "spw_ids": [3, 12], "nchan_per_spw": 2, "noise_sigma_jy": 0.02, "seed": 4,
+                     "antennas": ["W04", "W08", "W12", "E04", "E08", "E12", "N04", "N08",
+                                  "N12"]},
+        "sky": [{"ra_deg": 149.974622, "dec_deg": 20.5, "flux_jy": 0.5}],
+        "quicklook": {"phasecenter": "J095953+203000", "config": {
+            "imaging": {"cell_arcsec": 4.0},
+            "qa": {"product_types": {"QL": {"cell_arcsec": 4.0, "imsize": 256,
+                                            "subimage_size": 160, "cycleniter": 100,
+                                            "retry_ladder": []}}}}},
+    }
+    path = tmp_path / "ql.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--scheduler", "threads"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    stem = "VLASS1.2.ql.T16t14.J095953+203000.10.2048.v1.I.iter1"
+    assert f"{stem}.image.pbcor.tt0.subim.fits" in summary["outputs"]
+    assert summary["quicklook"]["attempts"] == 1
+    assert "Quick Look QA decision" in captured.err
+    assert is_complete(out / "products" / f"{stem}.zarr")
+    # the products exist now: a second run is refused before the MS is simulated again
+    before = (out / "obs.ms").stat().st_mtime_ns
+    assert main(["run", str(path), "--out", str(out), "--scheduler", "threads"]) == 2
+    assert (out / "obs.ms").stat().st_mtime_ns == before
+
+
+def test_the_otf_simulation_config_is_the_main_jobs():
+    main_job = yaml.safe_load(open("pipelines/end_to_end.yaml"))
+    otf = yaml.safe_load(open("pipelines/simulate_otf.yaml"))
+    assert otf == {k: main_job[k] for k in ("simulate", "sky")}

@@ -8,6 +8,8 @@ Each sub-command module exposes ``register(app)``. Exit statuses:
   (unknown option or command, missing or malformed value, extra argument) whichever click
   raised it: the ``click`` package or the copy some typer releases bundle;
 * 3: ``vlassdask clean`` diverged (its products are written);
+* 4: ``vlassdask quicklook --fail-unless-accepted``: QA did not accept the image (its products
+  are written);
 * 130: interrupted (Ctrl-C): one line ``error: interrupted``; products being written are
   removed (they only ever exist under a temporary name).
 """

@@ -21,26 +21,35 @@ from vlassdask.cli.common import (
 
 def run(
     config: Annotated[Path, typer.Argument(
-        help="Pipeline YAML with simulate, sky and imaging sections (pipelines/end_to_end.yaml).")],
-    out: Annotated[Path, typer.Option("--out", help="Output directory (obs.ms, dirty.zarr, "
-                                      "dirty.fits, dirty.png).")] = Path("demo-output"),
+        help="Pipeline YAML with simulate and sky sections and quicklook and/or imaging (+ "
+        "clean) sections (pipelines/end_to_end.yaml).")],
+    out: Annotated[Path, typer.Option("--out", help="Output directory (obs.ms, products/ with "
+                                      "the Quick Look files, dirty.* and clean.*).")
+                   ] = Path("demo-output"),
     scheduler: SchedulerOption = None,
     cluster: ClusterOption = None,
     overwrite: OverwriteOption = False,
 ) -> None:
-    """Simulate a small VLASS-like observation, image it (and CLEAN it when the config has a
-    clean: section), write Zarr + FITS + PNG previews.
+    """Simulate a small VLASS-like observation and make its images: the Quick Look products of
+    a phase centre (quicklook: section), a dirty image (imaging:) and a CLEANed one (clean:).
 
     Runs on an embedded LocalCluster unless --scheduler or --cluster says otherwise.
     """
     from vlassdask.products.end_to_end import run_end_to_end
 
-    with run_on_scheduler(scheduler, cluster), contextlib.redirect_stdout(sys.stderr):
-        summary = run_end_to_end(config, out, overwrite=overwrite, log=console.print)
+    with run_on_scheduler(scheduler, cluster) as nthreads, \
+            contextlib.redirect_stdout(sys.stderr):
+        summary = run_end_to_end(config, out, overwrite=overwrite, log=console.print,
+                                 accumulators=nthreads)
     for name, path in summary["outputs"].items():
         console.print(f"wrote {path}" if name else path)
-    console.print(f"peak {summary['peak_abs_jy_per_beam']:.4g} Jy/beam; " + ", ".join(
-        f"{step} {seconds} s" for step, seconds in summary["seconds"].items()))
+    if "quicklook" in summary:
+        console.print(f"Quick Look QA decision: {summary['quicklook']['decision']} after "
+                      f"{summary['quicklook']['attempts']} attempt(s)")
+    peak = (f"peak {summary['peak_abs_jy_per_beam']:.4g} Jy/beam; "
+            if "peak_abs_jy_per_beam" in summary else "")
+    console.print(peak + ", ".join(f"{step} {seconds} s"
+                                   for step, seconds in summary["seconds"].items()))
     print(json.dumps(summary, default=str))
 
 

@@ -46,6 +46,9 @@ def quicklook(
     overwrite: OverwriteOption = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")
                         ] = False,
+    fail_unless_accepted: Annotated[bool, typer.Option(
+        "--fail-unless-accepted", help="Exit with status 4 when QA did not accept the image "
+        "(needs review or rejected); the products are written either way.")] = False,
 ) -> None:
     """Make the Quick Look image of one phase centre, with QA and retries as VLASS did.
 
@@ -53,8 +56,8 @@ def quicklook(
     primary-beam mask, measures the rms image, runs QA and retries with the next step of the
     retry ladder while QA says retry. Writes <out>/VLASS<epoch>.ql.<tile>.<name>.10.2048.v1.I
     .iter1.zarr (full images, every attempt), the VLASS-named FITS sub-images (image.pbcor.tt0,
-    its .rms and the .pb), a PNG, the QA report directory and a JSON summary. Exit status 4
-    when QA did not accept the image (the products are written, for review).
+    its .rms and the .pb), a PNG, the QA report directory and a JSON summary. A QA decision
+    other than accepted is an outcome, not an error (exit 0) unless --fail-unless-accepted.
     """
     from vlassdask.products.quicklook import make_quicklook_product
     from vlassdask.products.quicklook_config import QuickLookConfig
@@ -78,7 +81,7 @@ def quicklook(
                   + "".join(f"; {r.message}" for r in last.qa.reasons))
     if json_out:
         print(json.dumps(product.summary, default=str))
-    if product.decision not in ("accepted",):
+    if fail_unless_accepted and product.decision != "accepted":
         raise typer.Exit(NOT_ACCEPTED_EXIT)
 
 

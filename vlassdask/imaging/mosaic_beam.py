@@ -58,7 +58,7 @@ from vlassdask.imaging.primary_beam import (
 )
 
 #: Radii tabulated per field profile (from 0 to the beam's first null at the lowest frequency).
-N_RADII = 4096
+N_RADII = 1024
 #: Fields summed by one task.
 FIELDS_PER_TASK = 64
 
