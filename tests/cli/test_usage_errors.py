@@ -18,6 +18,9 @@ import time
 import pytest
 
 import vlassdask
+from vlassdask.cli.common import parse_spw_selection
+from vlassdask.cli.imaging import parse_imsize
+from vlassdask.errors import VlassdaskError
 from vlassdask.io.atomic import atomic_output, remove_stale_temporaries
 from vlassdask.testing.ms import make_test_ms
 
@@ -124,3 +127,16 @@ def test_concurrent_overwrites_leave_one_valid_product(tmp_path):
     assert (out / "tag").read_text() in ("a", "b")
     assert (out / ".vlassdask-complete").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["product"]  # no .old-* or .tmp-*
+
+
+def test_imsize_and_spw_selection_forms():
+    assert parse_imsize("512") == (512, 512)
+    assert parse_imsize("512,384") == parse_imsize("512x384") == parse_imsize("512 384") \
+        == (512, 384)
+    for bad in ("abc", "512,384,2", "1.5"):
+        with pytest.raises(VlassdaskError, match="--imsize"):
+            parse_imsize(bad)
+    assert parse_spw_selection("0~2,7") == [0, 1, 2, 7]
+    for bad in ("3~1", "a", "1~2~3"):
+        with pytest.raises(VlassdaskError, match="--spw"):
+            parse_spw_selection(bad)

@@ -242,7 +242,7 @@ def test_bad_cell(cell, words, good_ms, tmp_path, capsys):
 
 @pytest.mark.parametrize("imsize", [["127"], ["128", "129"], ["0"]])
 def test_odd_imsize(imsize, good_ms, tmp_path, capsys):
-    args = [a for n in imsize for a in ("--imsize", n)]
+    args = ["--imsize", ",".join(imsize)]
     rc = main(["image", "--ms", str(good_ms), "--out", str(tmp_path / "dirty.zarr"), *args,
                "--cell", "3arcsec", "--scheduler", "threads"])
     assert rc == 2

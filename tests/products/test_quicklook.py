@@ -84,7 +84,8 @@ def _measure(ds: xr.Dataset, truth):
         sep = SkyCoord(ra, dec, unit="deg").separation(
             SkyCoord(src.ra_deg, src.dec_deg, unit="deg")).arcsec
         rows.append({"label": src.label, "peak": amp / src.flux_jy,
-                     "integrated": amp * area / beam_area / src.flux_jy, "offset": sep})
+                     "integrated": amp * area / beam_area / src.flux_jy, "offset": sep,
+                     "pixel": (int(round(float(x))), int(round(float(y))))})
     return {r["label"]: r for r in rows}
 
 
@@ -184,12 +185,15 @@ def test_under_cleaned_first_attempt_is_retried_and_accepted(noisy_ms, tmp_path)
     assert product.decision == "accepted"
     with xr.open_zarr(product.names.store) as ds:
         measured = _measure(ds.load(), truth)
-        rms = float(np.nanmedian(ds["RMS"].values[0, 0, 0]))
+        rms = ds["RMS"].values[0, 0, 0]
         corr = ds.attrs["position_correction"]
         header = ds.attrs["fits_header"]
     for label, m in measured.items():
+        # within 3 sigma of the local noise (the rms image at the source) beyond the noise-free
+        # accuracy of restored peaks (5%, test_pb_corrected_fluxes_and_positions_noise_free)
         flux = float(truth.set_index("label").loc[label, "flux_jy"])
-        assert abs(m["integrated"] - 1) * flux < 3 * rms * 3 + 0.03 * flux, (label, m)
+        sigma = float(rms[m["pixel"]])
+        assert abs(m["peak"] - 1) * flux < 3 * sigma + 0.05 * flux, (label, m, sigma)
     expected = position_correction(corr["ra_uncorrected"], corr["dec_uncorrected"],
                                    corr["mjd"], freq_hz=corr["freq_hz"])
     assert header["CRVAL1"] == pytest.approx(float(expected.ra_corrected), abs=1e-9)

@@ -4,8 +4,9 @@ import casacore.tables as ct
 import numpy as np
 import pytest
 
+from vlassdask.cli.common import parse_spw_selection
 from vlassdask.cli.main import main
-from vlassdask.cli.simulate import parse_hour_angle, parse_spw
+from vlassdask.cli.simulate import parse_hour_angle
 from vlassdask.io.atomic import is_complete
 
 SMALL = ["--duration", "0.9", "--spw", "0,15", "--nchan", "2", "--antennas", "ea01,ea02,ea03,N08"]
@@ -61,6 +62,8 @@ def test_parsers_and_help(capsys):
     assert parse_hour_angle("-1.0h") == -1.0
     assert parse_hour_angle("-0h30m") == -0.5
     assert parse_hour_angle("30deg") == 2.0
-    assert parse_spw("0,3,5-7") == [0, 3, 5, 6, 7]
+    assert parse_spw_selection("0,3,5-7") == [0, 3, 5, 6, 7]
+    assert parse_spw_selection("0~3") == [0, 1, 2, 3]       # CASA style
+    assert parse_spw_selection("9, 0~1") == [0, 1, 9]
     assert main(["simulate", "--help"]) == 0
     assert "--hour-angle" in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 
 from vlassdask.cluster import load_cluster_spec, open_client
+from vlassdask.errors import InputError
 
 #: Messages go to stderr; no hard wrapping, so that log files keep one line per message.
 console = Console(stderr=True, soft_wrap=True)
@@ -64,6 +66,35 @@ def dask_session(scheduler: str | None, cluster: Path | None) -> Iterator[Any]:
     spec = load_cluster_spec(cluster) if cluster else None
     with open_client(scheduler=scheduler, spec=spec, announce=console.print) as client:
         yield client
+
+
+def parse_spw_selection(text: str) -> list[int]:
+    """Spectral windows from a CASA-style selection: ``0,3``, ``0~3``, ``5-7`` or a mix
+    (``0~3,9``); VLASS spw indices 0-15 are spw 2-17.
+
+    Raises
+    ------
+    InputError
+        If the text is not a list of non-negative integers and ranges.
+    """
+    spws: list[int] = []
+    try:
+        for part in (p.strip() for p in text.split(",")):
+            bounds = re.split(r"[~-]", part)
+            if len(bounds) == 2:
+                first, last = int(bounds[0]), int(bounds[1])
+                if last < first:
+                    raise ValueError
+                spws.extend(range(first, last + 1))
+            elif len(bounds) == 1:
+                spws.append(int(part))
+            else:
+                raise ValueError
+    except ValueError:
+        raise InputError(f"--spw {text!r}: use e.g. 0,3 or 0~3 (CASA style) or 5-7") from None
+    if any(s < 0 for s in spws):
+        raise InputError(f"--spw {text!r}: spectral windows are numbered from 0")
+    return sorted(set(spws))
 
 
 def report_outputs(product: Any, *, json_out: bool) -> None:

@@ -15,6 +15,7 @@ from vlassdask.cli.common import (
     OverwriteOption,
     SchedulerOption,
     console,
+    parse_spw_selection,
     report_outputs,
     run_on_scheduler,
 )
@@ -54,9 +55,37 @@ def parse_phase_center(text: str) -> tuple[float, float]:
     return float(coord.ra.deg), float(coord.dec.deg)
 
 
+def parse_imsize(text: str) -> tuple[int, int]:
+    """'512' (square), '512,384', '512x384' or '512 384' -> (nx, ny).
+
+    Raises
+    ------
+    ConfigError
+        If the text is not one or two integers (their values are checked by ImagingConfig).
+    """
+    parts = [p for p in re.split(r"[,x\s]+", text.strip().lower()) if p]
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2):
+        raise ConfigError(f"--imsize {text!r}: give one size (512) or two (512,384)")
+    return values[0], values[-1]
+
+
+def _imsize_callback(value: str | None) -> str | None:
+    """Reject a malformed --imsize as a usage error (exit 2, with the --help hint)."""
+    if value is not None:
+        try:
+            parse_imsize(value)
+        except ConfigError as exc:
+            raise typer.BadParameter(str(exc).split(": ", 1)[-1]) from None
+    return value
+
+
 #: Imaging options shared by ``vlassdask image`` and ``vlassdask clean``.
-ImsizeOption = Annotated[list[int] | None, typer.Option(
-    "--imsize", help="Image size in pixels: one value (square) or two (nx ny); even. "
+ImsizeOption = Annotated[str | None, typer.Option(
+    "--imsize", callback=_imsize_callback, help="Image size in pixels: 512 (square), 512,384 or '512 384' (nx, ny); even. "
     "Default 2048.")]
 CellOption = Annotated[str | None, typer.Option(
     "--cell", help="Pixel size with unit: 1arcsec, 0.6asec, 0.01arcmin (bare number: arcsec). "
@@ -78,16 +107,14 @@ DataColumnOption = Annotated[str | None, typer.Option(
     "--data-column", help="Visibility column: DATA, CORRECTED_DATA, MODEL_DATA.")]
 
 
-def imaging_config(base: ImagingConfig, *, imsize: list[int] | None, cell: str | None,
+def imaging_config(base: ImagingConfig, *, imsize: str | None, cell: str | None,
                    weighting: str | None, robust: float | None, taper: str | None,
                    gridder: str | None, phase_center: str | None, data_column: str | None,
                    **more) -> ImagingConfig:
     """``base`` with the shared imaging options (as typed on the command line) and ``more``
     (ImagingConfig fields) applied; options left out (None) keep the base value."""
-    if imsize is not None and len(imsize) not in (1, 2):
-        raise ConfigError("--imsize takes one or two values")
     return base.replace(
-        imsize=(imsize[0], imsize[-1]) if imsize else None,
+        imsize=parse_imsize(imsize) if imsize else None,
         cell_arcsec=parse_angle_arcsec(cell) if cell else None,
         weighting=weighting, robust=robust,
         taper_arcsec=parse_angle_arcsec(taper) if taper else None, gridder=gridder,
@@ -120,8 +147,9 @@ def image(
     phase_center: PhaseCenterOption = None,
     field: Annotated[list[int] | None, typer.Option(
         "--field", help="FIELD_ID to image (repeatable). Default: all.")] = None,
-    spw: Annotated[list[int] | None, typer.Option(
-        "--spw", help="Spectral window to image (repeatable). Default: all.")] = None,
+    spw: Annotated[str | None, typer.Option(
+        "--spw", help="Spectral windows to image, CASA style: 0,3 or 0~3 (or 0-3). Default: "
+        "all.")] = None,
     data_column: DataColumnOption = None,
     row_chunks: Annotated[int | None, typer.Option(
         "--row-chunks", help="Rows per dask chunk (memory per task).")] = None,
@@ -155,7 +183,8 @@ def image(
         base, imsize=imsize, cell=cell, weighting=weighting, robust=robust, taper=taper,
         gridder=gridder, phase_center=phase_center, data_column=data_column,
         w_planes=wplanes, w_layers=wlayers, support=support, epsilon=epsilon, padding=padding,
-        fields=tuple(field) if field else None, spws=tuple(spw) if spw else None,
+        fields=tuple(field) if field else None,
+        spws=tuple(parse_spw_selection(spw)) if spw else None,
         row_chunks=row_chunks, make_psf=psf,
     )
     preview_path = None if no_preview else (preview or out.with_suffix(".png"))

@@ -14,6 +14,7 @@ from vlassdask.cli.common import (
     OverwriteOption,
     SchedulerOption,
     console,
+    parse_spw_selection,
     run_on_scheduler,
 )
 from vlassdask.errors import ConfigError, InputError
@@ -50,27 +51,6 @@ def parse_hour_angle(text: str) -> float:
         raise InputError(f"--hour-angle {text!r}: use e.g. -1.0h, -0h30m, -15deg") from None
 
 
-def parse_spw(text: str) -> list[int]:
-    """Spectral windows from ``0,3,5-7`` (VLASS spw indices 0-15 = spw 2-17).
-
-    Raises
-    ------
-    InputError
-        If the text is not a list of integers and ranges.
-    """
-    spws: list[int] = []
-    try:
-        for part in text.split(","):
-            if "-" in part.strip()[1:]:
-                first, last = part.split("-", 1)
-                spws.extend(range(int(first), int(last) + 1))
-            else:
-                spws.append(int(part))
-    except ValueError:
-        raise InputError(f"--spw {text!r}: use e.g. 0,3,5-7") from None
-    return spws
-
-
 def _pair(text: str, sep: str, option: str) -> list[str]:
     parts = text.split(sep)
     if len(parts) != 2 or not all(p.strip() for p in parts):
@@ -84,7 +64,7 @@ def _overrides(options: dict[str, Any]) -> dict[str, Any]:
     if "hour_angle_h" in values:
         values["hour_angle_h"] = parse_hour_angle(values["hour_angle_h"])
     if "spw_ids" in values:
-        values["spw_ids"] = parse_spw(values["spw_ids"])
+        values["spw_ids"] = parse_spw_selection(values["spw_ids"])
     if "antennas" in values:
         values["antennas"] = [a.strip() for a in values["antennas"].split(",") if a.strip()]
     if "noise_sigma_jy" in values:

@@ -146,16 +146,19 @@ PRODUCT_KINDS: dict[str, ProductKind] = {
                          "restoring beam per plane."),
     "mtmfs": ProductKind(("SKY", "SKY_TT1", "RESIDUAL", "RESIDUAL_TT1", "MODEL", "MODEL_TT1",
                           "ALPHA", "ALPHA_ERROR"), "restored",
-                         "Multi-term MFS (nterms 2) image with spectral index."),
+                         "Multi-term MFS (nterms 2) image with spectral index. Planned "
+                         "(Single Epoch): no recipe makes it yet."),
     "quicklook": ProductKind(("SKY", "SKY_PBCOR", "RESIDUAL", "MODEL", "POINT_SPREAD_FUNCTION",
                               "PRIMARY_BEAM", "RMS", "SUM_OF_WEIGHTS", "BEAM"), "restored",
                              "Quick Look image of one phase centre (full image): flat-noise "
                              "restored SKY, PB-corrected SKY_PBCOR, residual, model, PSF, mosaic "
                              "primary beam, rms of the PB-corrected image, QA attempts in attrs."),
-    "rms": ProductKind(("RMS",), "rms", "Noise image."),
+    "rms": ProductKind(("RMS",), "rms", "Noise image on its own. Planned: Quick Look stores "
+                       "its RMS inside the quicklook product."),
     "combined": ProductKind(("SKY", "RMS", "COVERAGE"), "combined",
                             "RMS-weighted mean of several epochs at a common beam."),
-    "cube": ProductKind(("SKY",), "restored", "Coarse cube: one plane per spectral window."),
+    "cube": ProductKind(("SKY",), "restored", "Coarse cube: one plane per spectral window. "
+                        "Planned: no recipe makes it yet."),
     "image": ProductKind(("SKY",), "restored",
                          "An image read from FITS (e.g. a VLASS archive image), with whichever "
                          "of RMS, PRIMARY_BEAM and RESIDUAL came with it."),
