@@ -85,8 +85,8 @@ def _imsize_callback(value: str | None) -> str | None:
 
 #: Imaging options shared by ``vlassdask image`` and ``vlassdask clean``.
 ImsizeOption = Annotated[str | None, typer.Option(
-    "--imsize", callback=_imsize_callback, help="Image size in pixels: 512 (square), 512,384 or '512 384' (nx, ny); even. "
-    "Default 2048.")]
+    "--imsize", callback=_imsize_callback, help="Image size in pixels: 512 (square), 512,384 "
+    "or '512 384' (nx, ny); even. Default 2048.")]
 CellOption = Annotated[str | None, typer.Option(
     "--cell", help="Pixel size with unit: 1arcsec, 0.6asec, 0.01arcmin (bare number: arcsec). "
     "Default 1arcsec.")]

@@ -381,13 +381,18 @@ class ImagingOperator:
         """Bytes held by the persisted blocks (48 per gridded visibility + 32 per row)."""
         return 48 * self.counts["gridded"] + 32 * sum(n for _, n, _ in self.block_rows)
 
-    def _layers(self, step, extra_for_layer, after=None) -> da.Array:
-        """Image graph: per layer, fold every block with ``step`` into chain grids, FFT and add."""
+    def _fold(self, layer: int, step, *extra, blocks: Sequence[int] | None = None, after=None):
+        """Delayed grid of one w-layer: ``blocks`` (default all) folded with ``step`` into the
+        accumulator chains."""
+        items = self.blocks if blocks is None else [self.blocks[i] for i in blocks]
+        return accumulate_in_chains(items, step, self.config.accumulators, self.cache,
+                                    self._plan_key, layer, *extra, after=after)
+
+    def _layers(self, grid_of_layer, after=None) -> da.Array:
+        """Image graph: per layer the grid ``grid_of_layer(layer, after)``, FFT and add."""
         image = None
         for layer in range(self.plan.n_layers):
-            extra = extra_for_layer(layer, after)
-            grid = accumulate_in_chains(self.blocks, step, self.config.accumulators, self.cache,
-                                        self._plan_key, layer, *extra, after=after)
+            grid = grid_of_layer(layer, after)
             image = dask.delayed(_add_layer)(image, grid, self._plan_key, layer,
                                              self.config.fft_threads)
             after = image
@@ -396,7 +401,8 @@ class ImagingOperator:
 
     def dirty(self) -> da.Array:
         """The dirty image (Jy/beam), normalised by the sum of weights."""
-        return self._layers(_grid_step, lambda layer, after: (0, 0, self.frequency_hz, None))
+        return self._layers(lambda layer, after: self._fold(
+            layer, _grid_step, 0, 0, self.frequency_hz, None, after=after))
 
     def psf(self, moments: Sequence[int] = (0,), *,
             beam_at: tuple[float, float] | None = None) -> list[da.Array]:
@@ -415,8 +421,8 @@ class ImagingOperator:
         for k in moments:
             if int(k) < 0:
                 raise InputError(f"weight moments must be >= 0, got {k}")
-            plane = self._layers(_grid_step, lambda layer, _a, k=int(k): (
-                1, k, self.frequency_hz, beam), after=after)
+            plane = self._layers(lambda layer, a, k=int(k): self._fold(
+                layer, _grid_step, 1, k, self.frequency_hz, beam, after=a), after=after)
             planes.append(plane)
             after = plane
         if beam is not None:
@@ -497,21 +503,14 @@ class ImagingOperator:
         float (nx, ny) indexed [x, y]), recomputed from the visibilities (with the model
         weights of :meth:`with_model_weights`, if set)."""
         groups = self._model_keys(model)
-        image = after = None
-        for layer in range(self.plan.n_layers):
-            grids = []
-            for blocks, model_key in groups:
-                model_grid = dask.delayed(_model_grids)(model_key, self._plan_key, layer,
-                                                        self.config.fft_threads, after)
-                grids.append(accumulate_in_chains(
-                    [self.blocks[i] for i in blocks], _residual_step, self.config.accumulators,
-                    self.cache, self._plan_key, layer, model_grid, after=after))
-            grid = grids[0] if len(grids) == 1 else dask.delayed(sum_arrays)(*grids)
-            image = dask.delayed(_add_layer)(image, grid, self._plan_key, layer,
-                                             self.config.fft_threads)
-            after = image
-        out = dask.delayed(_finish)(image, self._plan_key, self.sum_of_weights)
-        return da.from_delayed(out, self.shape, dtype=np.float32)
+
+        def grid_of_layer(layer, after):
+            grids = [self._fold(layer, _residual_step, dask.delayed(_model_grids)(
+                model_key, self._plan_key, layer, self.config.fft_threads, after),
+                blocks=blocks, after=after) for blocks, model_key in groups]
+            return grids[0] if len(grids) == 1 else dask.delayed(sum_arrays)(*grids)
+
+        return self._layers(grid_of_layer)
 
     def predict(self, model) -> list[da.Array]:
         """Model visibilities (Stokes I, Jy) of a model image for every dataset.

@@ -56,6 +56,7 @@ from vlassdask.imaging.primary_beam import (
     nearest_coefficient_index,
     vla_primary_beam,
 )
+from vlassdask.survey.coordinates import sin_offsets
 
 #: Radii tabulated per field profile (from 0 to the beam's first null at the lowest frequency).
 N_RADII = 1024
@@ -80,11 +81,6 @@ class FieldWeights:
     field_ids: np.ndarray
     freq_hz: np.ndarray
     weights: np.ndarray
-
-    @property
-    def per_field(self) -> np.ndarray:
-        """Sum of the weights of each field, (n_fields,)."""
-        return self.weights.sum(axis=1)
 
     def at_frequencies(self, freq_hz) -> FieldWeights:
         """The table restricted to the channels at ``freq_hz`` (fields without weight there
@@ -145,20 +141,17 @@ def fields_reaching(centers_rad: np.ndarray, center_rad: tuple[float, float], ha
         Indices into ``centers_rad`` of the fields within the beam's first-null radius of the
         image's square (SIN-projected offsets).
     nearest : float
-        Angular distance of the nearest pointing from the image centre (radians).
+        Angular distance of the nearest pointing from the image centre (radians; pi when none
+        is in the hemisphere about it).
     """
-    centers = np.asarray(centers_rad, dtype=np.float64).reshape(-1, 2)
-    ra0, dec0 = center_rad
-    dra = centers[:, 0] - ra0
-    cos_sep = (np.sin(centers[:, 1]) * math.sin(dec0)
-               + np.cos(centers[:, 1]) * math.cos(dec0) * np.cos(dra))
-    l_val = np.cos(centers[:, 1]) * np.sin(dra)
-    m_val = (np.sin(centers[:, 1]) * math.cos(dec0)
-             - np.cos(centers[:, 1]) * math.sin(dec0) * np.cos(dra))
+    centers = np.degrees(np.asarray(centers_rad, dtype=np.float64).reshape(-1, 2))
+    l_val, m_val, front = sin_offsets(centers[:, 0], centers[:, 1],
+                                      *np.degrees(np.asarray(center_rad, dtype=np.float64)))
     outside = np.hypot(np.maximum(np.abs(l_val) - half_rad, 0.0),
                        np.maximum(np.abs(m_val) - half_rad, 0.0))
-    reach = (cos_sep > 0) & (outside < null_radius_rad(freq_min_hz))
-    nearest = float(np.arccos(np.clip(cos_sep, -1.0, 1.0)).min()) if centers.size else math.inf
+    reach = front & (outside < null_radius_rad(freq_min_hz))
+    offsets = np.arcsin(np.clip(np.hypot(l_val, m_val)[front], 0.0, 1.0))
+    nearest = float(offsets.min()) if offsets.size else math.pi
     return np.flatnonzero(reach), nearest
 
 
@@ -233,22 +226,19 @@ class MosaicBeam:
         Lazy scalar (a ``dask.delayed``): ``max A``, the response at the beam's peak relative to
         a source at the centre of every field. The image divided by ``peak_sensitivity x beam``
         is the primary-beam-corrected image.
-    nodes
-        Lazy node grid of ``beam`` (every ``step`` pixels).
-    step
-        Pixels between nodes.
     """
 
     beam: da.Array
     peak_sensitivity: object
-    nodes: object
-    step: int
 
 
-def _sensitivity_nodes(table: FieldWeights, pointings_of, directions, r_max: float):
-    """Lazy node grid of ``A = sum W PB / sum W`` for one weight table."""
+def _sensitivity_nodes(table: FieldWeights, field_centers_rad: np.ndarray, directions,
+                       r_max: float):  # fmt: skip
+    """Lazy node grid of ``A = sum W PB / sum W`` for one weight table (beams cut at
+    ``r_max``; ``directions`` the lazy node unit vectors)."""
     profiles = radial_profiles(table, np.linspace(0.0, r_max, N_RADII))
-    pointings = pointings_of(table.field_ids)
+    centers = np.asarray(field_centers_rad, dtype=np.float64)[table.field_ids]
+    pointings = _unit_vectors(centers[:, 0], centers[:, 1])
     groups = [dask.delayed(_group_sum)(directions, pointings[i:i + FIELDS_PER_TASK],
                                        profiles[i:i + FIELDS_PER_TASK], r_max)
               for i in range(0, table.field_ids.size, FIELDS_PER_TASK)]
@@ -299,16 +289,12 @@ def relative_beams(
         One lazy (nx, ny) float64 factor image per group.
     """
     r_max = null_radius_rad(float(table.freq_hz.min()))
-    centers = np.asarray(field_centers_rad, dtype=np.float64)
     directions = dask.delayed(node_directions)(shape, cell_rad, center_rad, step)
-
-    def pointings_of(ids):
-        return _unit_vectors(centers[ids, 0], centers[ids, 1])
-
-    whole = _sensitivity_nodes(table, pointings_of, directions, r_max)
+    whole = _sensitivity_nodes(table, field_centers_rad, directions, r_max)
     out = []
     for freqs in frequency_groups:
-        part = _sensitivity_nodes(table.at_frequencies(freqs), pointings_of, directions, r_max)
+        part = _sensitivity_nodes(table.at_frequencies(freqs), field_centers_rad, directions,
+                                  r_max)
         nodes = dask.delayed(_ratio)(part, whole, floor)
         out.append(interpolate_nodes(nodes, shape, step, chunks=chunks, dtype=np.float64))
     return out
@@ -351,12 +337,9 @@ def mosaic_primary_beam(
     """
     if table.field_ids.size == 0 or not float(table.weights.sum()) > 0:
         raise InputError("no imaging weights: cannot form the mosaic primary beam")
-    centers = np.asarray(field_centers_rad, dtype=np.float64)
     directions = dask.delayed(node_directions)(shape, cell_rad, center_rad, step)
-    sensitivity = _sensitivity_nodes(
-        table, lambda ids: _unit_vectors(centers[ids, 0], centers[ids, 1]), directions,
-        null_radius_rad(float(table.freq_hz.min())))
-    nodes = dask.delayed(_normalised)(sensitivity)
-    beam = interpolate_nodes(nodes, shape, step, chunks=chunks, dtype=np.float32)
-    return MosaicBeam(beam=beam, peak_sensitivity=dask.delayed(_peak)(sensitivity),
-                      nodes=nodes, step=int(step))
+    sensitivity = _sensitivity_nodes(table, field_centers_rad, directions,
+                                     null_radius_rad(float(table.freq_hz.min())))
+    beam = interpolate_nodes(dask.delayed(_normalised)(sensitivity), shape, step,
+                             chunks=chunks, dtype=np.float32)
+    return MosaicBeam(beam=beam, peak_sensitivity=dask.delayed(_peak)(sensitivity))

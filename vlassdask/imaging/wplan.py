@@ -76,6 +76,12 @@ class GridPlan:
     first_order: bool = False
 
     @property
+    def corrects_w(self) -> bool:
+        """True when the plan corrects the w-term (w-projection or several w-layers); False
+        for plain 2-D gridding."""
+        return bool(self.w_projection or self.n_layers > 1)
+
+    @property
     def n_grids(self) -> int:
         """Grids per layer: 2 with the first-order Fresnel correction, else 1."""
         return 2 if self.first_order else 1

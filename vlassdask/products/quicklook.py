@@ -44,6 +44,7 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
+from astropy.time import Time
 
 from vlassdask.deconvolution.config import CleanConfig
 from vlassdask.deconvolution.major_cycle import CycleRecord, check_clean_config, cotton_schwab
@@ -83,8 +84,9 @@ from vlassdask.survey.product_names import (
     product_name_for,
 )
 
-ARCSEC = math.pi / (180.0 * 3600.0)
-_MJD_UNIX = 40587.0
+#: Variable of each FITS sub-image -> how its name differs from the PB-corrected image's.
+FITS_NAME_FIELDS: dict[str, dict[str, Any]] = {
+    "SKY_PBCOR": {}, "RMS": {"rms": True}, "PRIMARY_BEAM": {"image_type": "pb"}}
 
 
 @dataclass(frozen=True)
@@ -99,24 +101,19 @@ class QuickLookNames:
         """``VLASS<epoch>.ql.<tile>.<name>.10.2048.v<version>.I.iter1``."""
         return self.image.file_name[: -len(".image.pbcor.tt0.subim.fits")]
 
-    def _file(self, **fields: Any) -> Path:
-        return self.out_dir / dataclasses.replace(self.image, **fields).file_name
-
     @property
     def store(self) -> Path:
         """The Zarr store (full images, every attempt's QA)."""
         return self.out_dir / f"{self.stem}.zarr"
 
+    def product_of(self, variable: str) -> ProductName:
+        """The name record of the FITS file of ``variable``."""
+        return dataclasses.replace(self.image, **FITS_NAME_FIELDS[variable])
+
     @property
     def fits(self) -> dict[str, Path]:
         """Variable -> FITS sub-image: the PB-corrected image, its rms, the primary beam."""
-        return {"SKY_PBCOR": self._file(), "RMS": self._file(rms=True),
-                "PRIMARY_BEAM": self._file(image_type="pb")}  # fmt: skip
-
-    def product_of(self, variable: str) -> ProductName:
-        """The name record of the FITS file of ``variable``."""
-        return {"SKY_PBCOR": self.image, "RMS": dataclasses.replace(self.image, rms=True),
-                "PRIMARY_BEAM": dataclasses.replace(self.image, image_type="pb")}[variable]
+        return {v: self.out_dir / self.product_of(v).file_name for v in FITS_NAME_FIELDS}
 
     @property
     def preview(self) -> Path:
@@ -184,7 +181,7 @@ def _epoch(config: QuickLookConfig, tile: str, mjd: float) -> str:
     log = read_observing_log()
     rows = log[log["tile"] == tile]
     dates = pd.to_datetime(rows["date"], errors="coerce")
-    data_date = pd.Timestamp((mjd - _MJD_UNIX) * 86400.0, unit="s")
+    data_date = pd.Timestamp(Time(mjd, format="mjd").datetime)
     days = (dates - data_date).abs().dt.days
     if rows.empty or days.isna().all() or days.min() > config.epoch_tolerance_days:
         when = data_date.strftime("%Y-%m-%d")
@@ -221,6 +218,11 @@ def attempt_clean_config(config: QuickLookConfig, params: ImagingParameters) -> 
     return dataclasses.replace(config.clean, **changes)
 
 
+def _pixels(arcsec: float, cell_arcsec: float, minimum: int = 1) -> int:
+    """A configured angle in whole pixels (at least ``minimum``)."""
+    return max(minimum, int(round(arcsec / cell_arcsec)))
+
+
 def _beam_images(beam: MosaicBeam) -> tuple[np.ndarray, float]:
     """The mosaic primary beam (peak 1) and the peak sensitivity, computed."""
     pb, peak = dask.compute(beam.beam, beam.peak_sensitivity)
@@ -244,7 +246,7 @@ def _with_spectral_beams(operator: ImagingOperator, datasets: list[xr.Dataset], 
     factors = relative_beams(
         table, operator.field_centers_rad, freqs, shape=operator.shape,
         cell_rad=operator.config.cell_rad, center_rad=operator.phase_center_rad,
-        step=max(1, int(round(config.pb_step_arcsec / operator.config.cell_arcsec))),
+        step=_pixels(config.pb_step_arcsec, operator.config.cell_arcsec),
         chunks=DEFAULT_CHUNK_PIXELS)
     images = dask.compute(*factors)
     return operator.with_model_weights(list(zip(groups, images, strict=True)))
@@ -280,8 +282,8 @@ def _product_dataset(result, operator: ImagingOperator, config: QuickLookConfig,
     scale = 1.0 / peak
     residual = (result.residual * scale).astype(np.float32)
     cell = operator.config.cell_arcsec
-    box = max(2, int(round(config.rms_box_arcsec / cell)))
-    step = max(1, int(round(config.rms_step_arcsec / cell)))
+    box = _pixels(config.rms_box_arcsec, cell, minimum=2)
+    step = _pixels(config.rms_step_arcsec, cell)
     flat_rms = sliding_rms(da.from_array(residual, chunks=DEFAULT_CHUNK_PIXELS), box=box,
                            step=step).compute(scheduler="threads")  # in-memory input
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -293,28 +295,23 @@ def _product_dataset(result, operator: ImagingOperator, config: QuickLookConfig,
         product_kind="quicklook", extra_attrs=extra_attrs, config=config.to_dict())
 
 
-def _w_corrected(operator: ImagingOperator) -> bool:
-    """True when the gridding corrected the w-term (w-projection or w-layers)."""
-    return bool(operator.plan.w_projection or operator.plan.n_layers > 1)
-
-
 def _position_corrected(ds: xr.Dataset, operator: ImagingOperator,
                         config: QuickLookConfig) -> xr.Dataset:  # fmt: skip
     wanted = {"always": True, "never": False}.get(config.position_correction,
-                                                  not _w_corrected(operator))
+                                                  not operator.plan.corrects_w)
     if not wanted:
         return ds
     return apply_position_correction(ds, mjd=operator.time_mjd, freq_hz=operator.frequency_hz)
 
 
 def _select_fields(ms: Path, config: QuickLookConfig, center: tuple[float, float],
-                   phasecenter: str) -> tuple[list[int], Any]:  # fmt: skip
+                   phasecenter: str) -> list[int]:  # fmt: skip
     """Fields whose primary beam reaches the largest image of the ladder."""
     vis = open_measurement_set(ms, data_column=config.imaging.data_column, row_chunks=1 << 30,
                                spws=list(config.imaging.spws) if config.imaging.spws else None)
     ds = vis.datasets[0]
     freq_min = min(float(d["chan_freq"].values.min()) for d in vis.datasets)
-    half = 0.5 * config.ladder.imsize * config.imaging.cell_arcsec * ARCSEC
+    half = 0.5 * config.ladder.imsize * config.imaging.cell_rad
     centers = np.asarray(ds.attrs["field_phase_centers_rad"], dtype=np.float64)
     present = sorted({int(f) for d in vis.datasets for f in np.unique(d["FIELD_ID"].values)})
     chosen, nearest = fields_reaching(centers[present], tuple(math.radians(v) for v in center),
@@ -324,7 +321,7 @@ def _select_fields(ms: Path, config: QuickLookConfig, center: tuple[float, float
                          f"pointing is {math.degrees(nearest) * 60:.1f} arcmin from the centre "
                          f"(the primary beam reaches {math.degrees(half) * 60:.1f} arcmin "
                          "plus its null radius)")
-    return [present[i] for i in chosen], vis
+    return [present[i] for i in chosen]
 
 
 def make_quicklook_product(
@@ -380,7 +377,7 @@ def make_quicklook_product(
     for attempt in range(config.ladder.retries + 1):
         params = config.ladder.parameters(attempt)
         check_clean_config(attempt_clean_config(config, params), (params.imsize, params.imsize))
-    fields, vis = _select_fields(ms, config, center, phasecenter)
+    fields = _select_fields(ms, config, center, phasecenter)
     log(f"{phasecenter}: {len(fields)} field(s) reach the {config.ladder.imsize}^2 image")
     vis = open_measurement_set(ms, data_column=config.imaging.data_column,
                                row_chunks=config.imaging.row_chunks, fields=fields,
@@ -406,7 +403,7 @@ def make_quicklook_product(
                 beam = mosaic_primary_beam(
                     table, operator.field_centers_rad, shape=operator.shape,
                     cell_rad=imaging.cell_rad, center_rad=operator.phase_center_rad,
-                    step=max(1, int(round(config.pb_step_arcsec / imaging.cell_arcsec))),
+                    step=_pixels(config.pb_step_arcsec, imaging.cell_arcsec),
                     chunks=DEFAULT_CHUNK_PIXELS)
                 beam_images = _beam_images(beam)
                 operator = _with_spectral_beams(operator, vis.datasets, table, config)
