@@ -23,6 +23,7 @@ from vlassdask.imaging.config import ImagingConfig
 from vlassdask.io.atomic import COMPLETION_MARKER
 from vlassdask.products.dirty import make_dirty_product
 from vlassdask.testing.ms import make_test_ms
+from vlassdask.testing.ms_corruption import damage_column_storage
 
 #: inner VLA B-configuration pads: baselines up to ~3 km, so 3" cells hold the whole uv plane
 INNER = ["W04", "W08", "W12", "W16", "E04", "E08", "E12", "E16", "N04", "N08", "N12", "N16"]
@@ -114,14 +115,29 @@ EDITS = {
 }
 
 
+#: damaged storage files: (column, damage mode) -> words of the error
+DAMAGE = {
+    "uvw_emptied": ("UVW", "empty"),
+    "data_truncated": ("DATA", "truncate"),
+    "data_file_deleted": ("DATA", "delete"),
+    "time_truncated": ("TIME", "truncate"),
+}
+
+
 def _bad_ms(case: str, good: Path, scratch: Path) -> tuple[Path, str]:
     if case in EDITS:
         edit, words = EDITS[case]
         return _edited_copy(good, scratch, edit), words
+    if case in DAMAGE:
+        column, mode = DAMAGE[case]
+        copy = scratch / "damaged.ms"
+        shutil.copytree(good, copy)
+        damage_column_storage(copy, column, mode=mode)
+        return copy, f"the {column} column of {copy} is unreadable"
     return _not_an_ms(case, scratch)
 
 
-ALL_MS_CASES = ["missing", "empty_dir", "plain_file", *EDITS]
+ALL_MS_CASES = ["missing", "empty_dir", "plain_file", *EDITS, *DAMAGE]
 
 
 @pytest.mark.parametrize("case", ALL_MS_CASES)

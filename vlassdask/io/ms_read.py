@@ -73,6 +73,33 @@ def _subtable_cells(path: Path, name: str, column: str) -> list[np.ndarray]:
         raise InputError(f"cannot read the {name} subtable of {path}: {exc}") from exc
 
 
+def _probe_columns(path: Path, columns: list[str]) -> None:
+    """Read the first and last row of every column, so that damaged storage is found now.
+
+    A truncated or deleted storage-manager file (``table.fN``, ``table.fN_TSM0``) otherwise
+    surfaces as a casacore error in the middle of the computation. Truncation always cuts the
+    end of a file, so the last row is the one that finds it; the first row finds a missing file.
+    Reads two rows per column: negligible time and memory.
+    """
+    from casacore.tables import table
+
+    try:
+        tab = table(str(path), ack=False)
+    except RuntimeError as exc:
+        raise InputError(f"{path} is not a readable Measurement Set ({exc})") from exc
+    with tab:
+        last = tab.nrows() - 1
+        for column in columns:
+            try:
+                for row in sorted({0, max(last, 0)}):
+                    if last >= 0 and tab.iscelldefined(column, row):
+                        tab.getcell(column, row)
+            except RuntimeError as exc:
+                reason = " ".join(str(exc).split())
+                raise InputError(f"the {column} column of {path} is unreadable (damaged or "
+                                 f"missing storage file: {reason})") from exc
+
+
 def open_measurement_set(
     path: str | os.PathLike,
     *,
@@ -132,9 +159,16 @@ def open_measurement_set(
     unknown = [f for f in field_ids if not 0 <= f < len(centers)]
     if unknown:
         raise InputError(f"{ms} has no FIELD row(s) {unknown} (it has {len(centers)})")
+    _probe_columns(ms, [*read, "ANTENNA1", "ANTENNA2", "DATA_DESC_ID"])
     where = "" if fields is None else f"FIELD_ID IN [{', '.join(map(str, field_ids))}]"
-    groups = xds_from_ms(str(ms), columns=read, group_cols=["DATA_DESC_ID"],
-                         index_cols=["TIME"], chunks={"row": int(row_chunks)}, taql_where=where)
+    try:
+        groups = xds_from_ms(str(ms), columns=read, group_cols=["DATA_DESC_ID"],
+                             index_cols=["TIME"], chunks={"row": int(row_chunks)},
+                             taql_where=where)
+    except RuntimeError as exc:
+        reason = " ".join(str(exc).split())
+        raise InputError(f"cannot read the main table of {ms} (damaged storage?): "
+                         f"{reason[-200:]}") from exc
     datasets = []
     for ds in groups:
         ddid = int(ds.attrs["DATA_DESC_ID"])

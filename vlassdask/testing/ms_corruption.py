@@ -3,7 +3,9 @@
 * :func:`corrupt_baseline` adds a constant complex offset to every visibility of one baseline:
   a "bad baseline", which images as stripes at that baseline's (u, v);
 * :func:`add_noise_burst` adds Gaussian noise to every baseline during a time range: a burst
-  of RFI, which raises the noise of the fields observed then.
+  of RFI, which raises the noise of the fields observed then;
+* :func:`damage_column_storage` truncates or deletes the storage file of one main-table column,
+  as a full disk, an interrupted copy or a careless ``rm`` leave it.
 
 Both read and write the column with ``daskms.xds_from_ms`` / ``daskms.xds_to_table``, one row
 chunk at a time (peak memory: one chunk per worker thread).
@@ -12,10 +14,12 @@ chunk at a time (peak memory: one chunk per worker thread).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import dask
 import dask.array as da
 import numpy as np
+from casacore.tables import table
 from daskms import xds_from_ms, xds_to_table
 
 ROW_CHUNKS = 20_000
@@ -76,3 +80,38 @@ def add_noise_burst(ms: str | os.PathLike, *, start_s: float, end_s: float, sigm
         return da.where(rows[:, None, None], data + noise.astype(data.dtype), data), rows.sum()
 
     return _rewrite(ms, column, change)
+
+
+def damage_column_storage(ms: str | os.PathLike, column: str, *, mode: str = "truncate") -> Path:
+    """Damage the file the storage manager of ``column`` keeps its data in.
+
+    Parameters
+    ----------
+    ms
+        Measurement Set (changed in place: use a copy).
+    column
+        Main-table column (e.g. ``"UVW"``, ``"DATA"``).
+    mode
+        ``"truncate"``: cut the file to half its length (a tiled column's ``table.fN_TSM0``
+        file, else ``table.fN``); ``"empty"``: cut it to zero bytes; ``"delete"``: remove it.
+
+    Returns
+    -------
+    pathlib.Path
+        The file damaged.
+    """
+    with table(str(ms), ack=False) as tab:
+        managers = tab.getdminfo().values()
+    seqnr = next(int(m["SEQNR"]) for m in managers if column in m["COLUMNS"])
+    plain = Path(ms) / f"table.f{seqnr}"
+    target = plain.with_name(plain.name + "_TSM0")
+    target = target if target.exists() else plain
+    if mode == "delete":
+        target.unlink()
+    elif mode in ("truncate", "empty"):
+        size = target.stat().st_size // 2 if mode == "truncate" else 0
+        with open(target, "r+b") as handle:
+            handle.truncate(size)
+    else:
+        raise ValueError(f"unknown mode {mode!r}")
+    return target
