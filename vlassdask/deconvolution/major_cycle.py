@@ -180,6 +180,13 @@ def check_mask(mask: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | 
     return mask
 
 
+def client_images(config: CleanConfig) -> int:
+    """Image-sized arrays the major cycle holds on the client (the module docstring's model):
+    10, and for multiscale ``2 x n_scales + n_scales^2 / 2`` more."""
+    n = len(config.scales)
+    return 10 + (2 * n + (n * n + 1) // 2 if n > 1 else 0)
+
+
 def check_clean_config(config: CleanConfig, shape: tuple[int, int]) -> None:
     """Check the parts of ``config`` that depend on the image size (multiscale scales).
 

@@ -63,7 +63,9 @@ from vlassdask.imaging.graph import (
     shared,
     sum_arrays,
     tree_reduce,
+    worker_memory_bytes,
 )
+from vlassdask.imaging.memory import check_memory, estimate_imaging_memory
 from vlassdask.imaging.mosaic_beam import FieldWeights, merge_field_weights
 from vlassdask.imaging.operator import (
     add_layer_to_image,
@@ -297,6 +299,7 @@ class ImagingOperator:
         *,
         weight_column: str = "WEIGHT",
         cache: BlockCache | None = None,
+        client_images: int = 1,
     ) -> ImagingOperator:
         """Run the first pass, plan the gridding and persist the prepared blocks.
 
@@ -312,12 +315,16 @@ class ImagingOperator:
             WEIGHT_SPECTRUM or WEIGHT.
         cache
             Keep the prepared blocks in this cache instead of worker memory.
+        client_images
+            Float64 images the caller will hold besides the operator's (for the memory check).
 
         Raises
         ------
         InputError
-            No visibilities, everything flagged, all weights zero, NaN data, or all data off
-            the grid.
+            Before computing: the job's memory estimate
+            (:func:`vlassdask.imaging.memory.estimate_imaging_memory`) exceeds the memory of
+            the workers. Then: no visibilities, everything flagged, all weights zero, NaN data,
+            or all data off the grid.
 
         Notes
         -----
@@ -330,6 +337,11 @@ class ImagingOperator:
         else:
             center = image_phase_center(datasets)
         nx, ny = config.imsize
+        estimate = estimate_imaging_memory(datasets, config, client_images=client_images)
+        if cache is not None:  # the prepared blocks go to disk
+            estimate = dataclasses.replace(estimate, visibilities=0)
+        check_memory(estimate, worker_memory_bytes(),
+                     what=f"imaging {nx}x{ny} pixels of {config.cell_arcsec:g} arcsec")
         scheme = WeightingScheme(config.weighting, config.robust, config.taper_arcsec, (nx, ny),
                                  config.cell_rad)
         metas, blocks = chunk_tasks(datasets, config, weight_column, center)

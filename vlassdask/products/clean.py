@@ -28,6 +28,7 @@ from vlassdask.deconvolution.major_cycle import (
     CleanResult,
     CycleRecord,
     check_clean_config,
+    client_images,
     cotton_schwab,
 )
 from vlassdask.errors import ConfigError, InputError
@@ -44,6 +45,7 @@ from vlassdask.io.ms_read import open_measurement_set
 from vlassdask.io.ms_write import write_model_data
 from vlassdask.io.preview import write_preview_png
 from vlassdask.products.dirty import fits_header_keys, imaging_history
+from vlassdask.products.display import beam_text, product_html
 
 #: Where the prepared visibilities are kept: worker memory, a Zarr cache, or chosen by size.
 VISIBILITY_CACHES = ("auto", "memory", "zarr")
@@ -65,6 +67,15 @@ class CleanProduct:
     fits: list[Path] = field(default_factory=list)
     preview: Path | None = None
     summary: dict = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        s = self.summary
+        return product_html("vlassdask CLEAN image", [
+            ("store", self.store), ("FITS", self.fits), ("stopped", s.get("stop_reason")),
+            ("iterations", s.get("iterations")), ("major cycles", s.get("major_cycles")),
+            ("peak", s.get("peak_jy_per_beam")), ("rms (Jy/beam)", s.get("final_rms_jy")),
+            ("restoring beam", beam_text(s.get("restoring_beam"))),
+        ], preview=self.preview)
 
 
 def clean_dataset(result: CleanResult, operator: ImagingOperator, clean: CleanConfig,
@@ -177,7 +188,8 @@ def clean_image(
         Bad data, a mask that does not fit, or options that do not fit the image.
     """
     check_clean_config(clean, imaging.imsize)
-    operator = ImagingOperator.build(datasets, imaging, weight_column=weight_column, cache=cache)
+    operator = ImagingOperator.build(datasets, imaging, weight_column=weight_column, cache=cache,
+                                     client_images=client_images(clean))
     result = cotton_schwab(operator, clean, mask=mask, progress=progress,
                            threads=MINOR_CYCLE_THREADS)
     ds = clean_dataset(result, operator, clean, mask, inputs=[], name=name, command=command)
@@ -284,7 +296,7 @@ def make_clean_product(
         cache = stack.enter_context(ZarrBlockCache(store.parent, prefix=f".{store.name}.blocks-")
                                     ) if spill else None
         operator = ImagingOperator.build(vis.datasets, imaging, weight_column=vis.weight_column,
-                                         cache=cache)
+                                         cache=cache, client_images=client_images(clean))
         mask_array = None if mask_file is None else mask_file.check_grid(
             imaging.imsize, imaging.cell_arcsec,
             tuple(math.degrees(v) for v in operator.phase_center_rad))

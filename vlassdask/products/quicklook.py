@@ -47,7 +47,12 @@ import xarray as xr
 from astropy.time import Time
 
 from vlassdask.deconvolution.config import CleanConfig
-from vlassdask.deconvolution.major_cycle import CycleRecord, check_clean_config, cotton_schwab
+from vlassdask.deconvolution.major_cycle import (
+    CycleRecord,
+    check_clean_config,
+    client_images,
+    cotton_schwab,
+)
 from vlassdask.errors import ConfigError, InputError
 from vlassdask.imaging.imaging_operator import ImagingOperator
 from vlassdask.imaging.mosaic_beam import (
@@ -71,6 +76,7 @@ from vlassdask.products.clean import (
     prepared_bytes,
     spills_to_zarr,
 )
+from vlassdask.products.display import beam_text, product_html
 from vlassdask.products.quicklook_config import QuickLookConfig
 from vlassdask.qa.assess import assess, subimage_box
 from vlassdask.qa.decision import ImagingParameters, QAResult
@@ -172,6 +178,14 @@ class QuickLookProduct:
     attempts: list[Attempt] = field(default_factory=list)
     fits: list[Path] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        return product_html(f"vlassdask Quick Look {self.names.stem}", [
+            ("store", self.names.store), ("FITS", self.fits), ("QA decision", self.decision),
+            ("attempts", len(self.attempts)),
+            ("restoring beam", beam_text(self.summary.get("restoring_beam"))),
+            ("QA report", self.names.qa_report / "report.html"),
+        ], preview=self.names.preview)
 
 
 def _epoch(config: QuickLookConfig, tile: str, mjd: float) -> str:
@@ -397,8 +411,9 @@ def make_quicklook_product(
                 operator = beam_images = psf = None
                 imaging = config.imaging.replace(imsize=(params.imsize, params.imsize),
                                                  phase_center_deg=center, fields=tuple(fields))
-                operator = ImagingOperator.build(vis.datasets, imaging,
-                                                 weight_column=vis.weight_column, cache=cache)
+                operator = ImagingOperator.build(
+                    vis.datasets, imaging, weight_column=vis.weight_column, cache=cache,
+                    client_images=client_images(attempt_clean_config(config, params)))
                 table = dask.compute(operator.field_weights())[0]
                 beam = mosaic_primary_beam(
                     table, operator.field_centers_rad, shape=operator.shape,

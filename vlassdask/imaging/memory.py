@@ -1,0 +1,95 @@
+"""Pre-flight memory estimate of an imaging job, checked before anything is computed.
+
+An image too large for the machine otherwise fails after the first pass with a numpy
+allocation error, or grows until the operating system kills the workers. The estimate follows
+the peak-memory model of :mod:`vlassdask.imaging.imaging_operator`, with the smallest grid the
+planner could choose (the w-plan is not known before the first pass), so it is a lower bound:
+a job refused by it cannot run; a job it passes may still need more (w-projection's companion
+grid, the Quick Look mosaic beam, a larger padding).
+
+* visibilities: the prepared blocks, 48 bytes per visibility + 32 per row;
+* grids: ``accumulators`` complex64 grids of side ``G = good_size(padding x max(nx, ny))``
+  plus the FFT's complex64 input and output;
+* images: the weight-density grids of uniform and Briggs weighting (``accumulators`` float64
+  ``nx x ny`` grids, in the first pass) or the float64 image a graph accumulates plus the
+  ``client_images`` its caller holds, whichever is larger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import xarray as xr
+
+from vlassdask.errors import InputError
+from vlassdask.imaging.config import ImagingConfig
+from vlassdask.imaging.wplan import AUTO_PADDINGS, good_grid_size
+
+_GIB = float(1 << 30)
+
+
+def _gib(n: int) -> str:
+    if n >= 1024 * _GIB:
+        return f"{n / (1024 * _GIB):.3g} TiB"
+    return f"{n / _GIB:.3g} GiB" if n >= _GIB else f"{n / (1 << 20):.3g} MiB"
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Lower bound of an imaging job's peak memory, in bytes, by what holds it."""
+
+    visibilities: int
+    grids: int
+    images: int
+
+    @property
+    def total(self) -> int:
+        """All of it."""
+        return self.visibilities + self.grids + self.images
+
+    def describe(self) -> str:
+        """``"12.3 GiB (grids 10 GiB, images 2 GiB, visibilities 300 MiB)"``."""
+        return (f"{_gib(self.total)} (grids {_gib(self.grids)}, images {_gib(self.images)}, "
+                f"visibilities {_gib(self.visibilities)})")
+
+
+def estimate_imaging_memory(datasets: list[xr.Dataset], config: ImagingConfig, *,
+                            client_images: int = 1) -> MemoryEstimate:  # fmt: skip
+    """Estimate the peak memory of imaging ``datasets`` with ``config`` (see the module
+    docstring), from their sizes only: nothing is read.
+
+    Parameters
+    ----------
+    datasets
+        dask-ms datasets (dims row, chan).
+    config
+        Imaging parameters (image size, padding, weighting, accumulators).
+    client_images
+        ``nx x ny`` images (counted as float64) the caller holds besides the one an image
+        graph accumulates: the finished dirty image while the PSF is made (1), CLEAN's model,
+        residual, PSF and work arrays (about 10).
+    """
+    nx, ny = config.imsize
+    n_vis = sum(ds.sizes["row"] * ds.sizes["chan"] for ds in datasets)
+    n_rows = sum(ds.sizes["row"] for ds in datasets)
+    side = good_grid_size((config.padding or min(AUTO_PADDINGS)) * max(nx, ny))
+    grid = 8 * side * side
+    image = 8 * nx * ny
+    density = config.accumulators * image if config.weighting != "natural" else 0
+    return MemoryEstimate(visibilities=48 * n_vis + 32 * n_rows,
+                          grids=(config.accumulators + 2) * grid,
+                          images=max(density, (1 + client_images) * image))
+
+
+def check_memory(estimate: MemoryEstimate, available: int, *, what: str) -> None:
+    """Refuse a job whose estimate exceeds the memory available to the workers.
+
+    Raises
+    ------
+    InputError
+        With the estimate, its parts and the memory available.
+    """
+    if estimate.total > available:
+        raise InputError(f"{what} needs at least {estimate.describe()} of memory, but the "
+                         f"workers have {_gib(available)} available: use a smaller image, "
+                         "larger cells or a machine (cluster) with more memory")
