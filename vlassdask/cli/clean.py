@@ -18,6 +18,7 @@ from vlassdask.cli.common import (
     OverwriteOption,
     SchedulerOption,
     console,
+    path_bytes,
     report_outputs,
     run_on_scheduler,
 )
@@ -166,7 +167,8 @@ def clean(
         psfcutoff=psfcutoff, divergence_factor=divergence_factor,
     )
     preview_path = None if no_preview else (preview or out.with_suffix(".png"))
-    with run_on_scheduler(scheduler, cluster) as nthreads, contextlib.redirect_stdout(sys.stderr):
+    with run_on_scheduler(scheduler, cluster, job_bytes=path_bytes(ms)) as nthreads, \
+            contextlib.redirect_stdout(sys.stderr):
         imaging_cfg = imaging_cfg.replace(accumulators=nthreads)
         console.print(f"cleaning {ms} -> {out} ({imaging_cfg.imsize[0]}x{imaging_cfg.imsize[1]}, "
                       f"{imaging_cfg.cell_arcsec} arcsec, {imaging_cfg.weighting}; "

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +12,7 @@ import dask
 import typer
 from rich.console import Console
 
-from vlassdask.cluster import load_cluster_spec, open_client
+from vlassdask.cluster import default_local_spec, load_cluster_spec, open_client
 from vlassdask.errors import InputError
 
 #: Messages go to stderr; no hard wrapping, so that log files keep one line per message.
@@ -43,12 +42,15 @@ LOCAL_SCHEDULERS = ("threads", "sync", "processes")
 
 
 @contextlib.contextmanager
-def run_on_scheduler(scheduler: str | None, cluster: Path | None, *, default: str = "cluster"):
+def run_on_scheduler(scheduler: str | None, cluster: Path | None, *, default: str = "cluster",
+                     job_bytes: int = 0):  # fmt: skip
     """Run the enclosed dask work on a local scheduler, a scheduler address or a cluster spec.
 
     ``scheduler`` may be a scheduler address or one of :data:`LOCAL_SCHEDULERS`; with neither it
-    nor ``cluster``, ``default`` decides: ``"cluster"`` (an embedded LocalCluster) or a local
-    scheduler name. Yields the number of worker threads (used as the number of accumulators).
+    nor ``cluster``, ``default`` decides: ``"cluster"`` (an embedded LocalCluster sized for a
+    job of ``job_bytes`` input by :func:`vlassdask.cluster.default_local_spec`, whose choice is
+    printed) or a local scheduler name. Yields the number of worker threads (used as the number
+    of accumulators).
     """
     if scheduler is None and cluster is None and default != "cluster":
         scheduler = default
@@ -56,16 +58,22 @@ def run_on_scheduler(scheduler: str | None, cluster: Path | None, *, default: st
         with dask.config.set(scheduler=scheduler):
             yield 1 if scheduler == "sync" else max(1, (dask.system.CPU_COUNT or 1))
         return
-    with dask_session(scheduler, cluster) as client:
+    if cluster is not None:
+        spec = load_cluster_spec(cluster)
+    elif scheduler is None:
+        spec, reason = default_local_spec(job_bytes)
+        console.print(reason)
+    else:
+        spec = None
+    with open_client(scheduler=scheduler, spec=spec, announce=console.print) as client:
         yield max(1, sum(client.nthreads().values()))
 
 
-@contextlib.contextmanager
-def dask_session(scheduler: str | None, cluster: Path | None) -> Iterator[Any]:
-    """Open the dask client a command runs on and print its dashboard address."""
-    spec = load_cluster_spec(cluster) if cluster else None
-    with open_client(scheduler=scheduler, spec=spec, announce=console.print) as client:
-        yield client
+def path_bytes(path: Path) -> int:
+    """Bytes of the files under ``path`` (a Measurement Set directory); 0 if it is missing."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
 
 
 def parse_spw_selection(text: str) -> list[int]:

@@ -16,6 +16,7 @@ from vlassdask.cli.common import (
     SchedulerOption,
     console,
     parse_spw_selection,
+    path_bytes,
     report_outputs,
     run_on_scheduler,
 )
@@ -189,7 +190,8 @@ def image(
     )
     preview_path = None if no_preview else (preview or out.with_suffix(".png"))
     # progress bars (dask's and distributed's print to stdout) go to stderr: stdout carries --json
-    with run_on_scheduler(scheduler, cluster) as nthreads, contextlib.redirect_stdout(sys.stderr):
+    with run_on_scheduler(scheduler, cluster, job_bytes=path_bytes(ms)) as nthreads, \
+            contextlib.redirect_stdout(sys.stderr):
         cfg = cfg.replace(accumulators=nthreads)
         console.print(f"imaging {ms} -> {out} ({cfg.imsize[0]}x{cfg.imsize[1]}, "
                       f"{cfg.cell_arcsec} arcsec, {cfg.weighting})")

@@ -33,11 +33,12 @@ def run(
     """Simulate a small VLASS-like observation and make its images: the Quick Look products of
     a phase centre (quicklook: section), a dirty image (imaging:) and a CLEANed one (clean:).
 
-    Runs on an embedded LocalCluster unless --scheduler or --cluster says otherwise.
+    Runs on an embedded LocalCluster sized for the simulation (one in-process worker for small
+    ones) unless --scheduler or --cluster says otherwise.
     """
-    from vlassdask.products.end_to_end import run_end_to_end
+    from vlassdask.products.end_to_end import run_end_to_end, simulated_bytes
 
-    with run_on_scheduler(scheduler, cluster) as nthreads, \
+    with run_on_scheduler(scheduler, cluster, job_bytes=simulated_bytes(config)) as nthreads, \
             contextlib.redirect_stdout(sys.stderr):
         summary = run_end_to_end(config, out, overwrite=overwrite, log=console.print,
                                  accumulators=nthreads)

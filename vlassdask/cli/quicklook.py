@@ -18,6 +18,7 @@ from vlassdask.cli.common import (
     OverwriteOption,
     SchedulerOption,
     console,
+    path_bytes,
     run_on_scheduler,
 )
 from vlassdask.io.config_files import read_yaml_mapping
@@ -64,7 +65,8 @@ def quicklook(
 
     doc = read_yaml_mapping(config, what="Quick Look configuration") if config else {}
     cfg = QuickLookConfig.from_document(doc, preset=preset)
-    with run_on_scheduler(scheduler, cluster) as nthreads, contextlib.redirect_stdout(sys.stderr):
+    with run_on_scheduler(scheduler, cluster, job_bytes=path_bytes(ms)) as nthreads, \
+            contextlib.redirect_stdout(sys.stderr):
         cfg = cfg.with_accumulators(nthreads)
         console.print(f"quicklook {ms} at {phasecenter} -> {out} (image {cfg.ladder.imsize}^2 "
                       f"at {cfg.imaging.cell_arcsec}\", sub-image {cfg.subimage_size}^2)")

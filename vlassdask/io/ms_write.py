@@ -12,9 +12,12 @@ The builders below turn plain arrays into the xarray Datasets dask-ms writes: di
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
-from collections.abc import Mapping, Sequence
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
 
 import dask
 import dask.array as da
@@ -288,6 +291,33 @@ def history_table(time_mjd_s: float, message: str, app_params: Sequence[str]) ->
     )
 
 
+def _is_descriptor_noise(line: str) -> bool:
+    """casacore's ``complete_ms_desc`` (dask-ms's ``"ms"`` descriptor) prints ``Data type: 24,
+    SORT_COLUMNSnot handled`` (and SORT_ORDER) for two optional keywords it cannot default:
+    harmless, but alarming on every write."""
+    return line.startswith("Data type: ") and line.endswith("not handled")
+
+
+@contextlib.contextmanager
+def _descriptor_noise_filtered() -> Iterator[None]:
+    """Capture file descriptor 2 (where casacore's C++ code writes) for the enclosed call,
+    then pass on every line but :func:`_is_descriptor_noise`."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines():
+                if not _is_descriptor_noise(line):
+                    print(line, file=sys.stderr)
+
+
 def write_measurement_set(
     path: str | os.PathLike,
     main: Sequence[xr.Dataset],
@@ -306,7 +336,8 @@ def write_measurement_set(
         Subtable name (ANTENNA, FIELD, ..., SOURCE) to its rows.
     """
     table = str(path)
-    writes = xds_to_table(list(main), table, columns="ALL", descriptor="ms")
+    with _descriptor_noise_filtered():  # the descriptor is made here, not when computing
+        writes = xds_to_table(list(main), table, columns="ALL", descriptor="ms")
     dask.compute(writes)
     del writes
     for name, dataset in subtables.items():

@@ -36,6 +36,8 @@ from vlassdask.simulate import from_dict
 from vlassdask.simulate.observation import build_layout
 from vlassdask.simulate.sky import random_sky, sky_from_records
 
+#: Antennas of the simulated array when the simulate section names none.
+VLA_ANTENNAS = 27
 SECTIONS = ("simulate", "sky", "imaging", "clean", "quicklook")
 QUICKLOOK_KEYS = ("phasecenter", "preset", "config")
 
@@ -58,6 +60,22 @@ def _quicklook_section(section: Any, accumulators: int):
     config = QuickLookConfig.from_document(section.get("config") or {},
                                            preset=section.get("preset"))
     return str(section["phasecenter"]), config.with_accumulators(accumulators)
+
+
+def simulated_bytes(config: str | os.PathLike) -> int:
+    """Size of the visibilities the pipeline ``config`` simulates (complex64 DATA of four
+    correlations per row and channel), from its simulate section alone: nothing is computed.
+
+    Raises
+    ------
+    ConfigError, InputError
+        A bad or unreadable pipeline file.
+    """
+    sim = from_dict(read_pipeline_config(config).get("simulate") or {})
+    layout = build_layout(sim)
+    n_antennas = len(sim.antennas) or VLA_ANTENNAS
+    rows = layout.n_times * n_antennas * (n_antennas - 1) // 2 * layout.spw_ids.size
+    return 8 * 4 * rows * sim.nchan_per_spw
 
 
 def run_end_to_end(
