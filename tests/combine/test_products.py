@@ -89,6 +89,9 @@ def test_stores_to_combined_store_fits_and_preview(stores, expected, tmp_path):
         assert any("RMS-weighted mean of 3 epoch(s)" in str(h) for h in header["HISTORY"])
         np.testing.assert_allclose(hdul[0].data[0, 0].T, plane(ds, "SKY"), equal_nan=True)
     assert product.preview.stat().st_size > 1000
+    html = product._repr_html_()  # Jupyter's view of the product
+    assert "combined-epoch image" in html and "3</td>" in html and "data:image/png;base64" in html
+    assert '&quot; x ' in html and "combined.sky.fits" in html  # the common beam, escaped
 
 
 def test_vlass_fits_inputs_find_their_rms_images(fits_epochs, expected, tmp_path):

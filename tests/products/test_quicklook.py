@@ -137,6 +137,9 @@ def test_store_fits_and_names(noise_free):
     expected = {f"VLASS1.2.ql.T16t14.{PHASE_CENTER}.10.2048.v1.I.iter1.{kind}.subim.fits"
                 for kind in ("image.pbcor.tt0", "image.pbcor.tt0.rms", "pb.tt0")}
     assert {p.name for p in product.fits} == expected
+    html = product._repr_html_()  # Jupyter's view of the product
+    assert names.stem in html and f"{product.decision}</td>" in html
+    assert "data:image/png;base64," in html and "restoring beam" in html
     for path in product.fits:
         with fits.open(path) as hdul:
             header = hdul[0].header

@@ -67,6 +67,14 @@ def plain(frame):
     return frame.astype(object).where(frame.notna(), None)
 
 
+def test_batch_summary_html(threaded):
+    html = threaded._repr_html_()
+    assert "QA batch" in html and str(threaded.out / "index.html") in html
+    for decision, n in threaded.counts().items():
+        assert f"<th style='text-align:left'>{decision}</th><td style='text-align:left'>{n}</td>" \
+            in html
+
+
 def test_batch_decisions_table_and_reports(products, threaded):
     out = threaded.out
     assert is_complete(out)

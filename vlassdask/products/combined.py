@@ -28,6 +28,7 @@ from vlassdask.io.fits_export import export_fits, fits_paths
 from vlassdask.io.fits_import import open_fits_image, vlass_companions
 from vlassdask.io.image_store import open_image_store, provenance_record, write_image_store
 from vlassdask.io.preview import write_preview_png
+from vlassdask.products.display import beam_text, product_html
 from vlassdask.progress import persist_with_progress
 
 FITS_VARIABLES = ("SKY", "RMS", "COVERAGE")
@@ -42,6 +43,13 @@ class CombinedProduct:
     fits: list[Path] = field(default_factory=list)
     preview: Path | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        return product_html("vlassdask combined-epoch image", [
+            ("store", self.store), ("FITS", self.fits),
+            ("epochs", len(self.summary.get("epochs", []))),
+            ("common beam", beam_text(self.summary.get("common_beam"))),
+        ], preview=self.preview)
 
 
 def read_combine_config(path: str | os.PathLike) -> CombineConfig:

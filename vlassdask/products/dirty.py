@@ -19,6 +19,7 @@ from vlassdask.io.image_schema import make_image_dataset
 from vlassdask.io.image_store import provenance_record, write_image_store
 from vlassdask.io.ms_read import open_measurement_set
 from vlassdask.io.preview import write_preview_png
+from vlassdask.products.display import product_html
 from vlassdask.progress import persist_with_progress
 
 
@@ -30,6 +31,14 @@ class DirtyProduct:
     fits: list[Path] = field(default_factory=list)
     preview: Path | None = None
     summary: dict = field(default_factory=dict)
+
+    def _repr_html_(self) -> str:
+        g = self.summary.get("gridding", {})
+        return product_html("vlassdask dirty image", [
+            ("store", self.store), ("FITS", self.fits),
+            ("peak", f"{self.summary.get('peak_abs_jy_per_beam', float('nan')):.4g} Jy/beam"),
+            ("gridder", ("w-projection" if g.get("w_projection") else "2-D") if g else None),
+        ], preview=self.preview)
 
 
 def fits_header_keys(operator: ImagingOperator) -> dict:

@@ -30,6 +30,7 @@ from vlassdask.io.qa_report import (
     write_qa_report,
     write_qa_table,
 )
+from vlassdask.products.display import product_html
 from vlassdask.progress import persist_with_progress
 from vlassdask.qa.assess import assess, qa_images_from_dataset
 from vlassdask.qa.config import VLASS_PRODUCT_TYPES, QAConfig
@@ -296,6 +297,12 @@ class BatchResult:
 
     out: Path
     table: pd.DataFrame
+
+    def _repr_html_(self) -> str:
+        return product_html("vlassdask QA batch", [
+            ("report", self.out / "index.html"), ("products", len(self.table)),
+            *((decision, n) for decision, n in self.counts().items()),
+        ])
 
     def counts(self) -> dict[str, int]:
         """Number of products per decision (``"error"``: could not be assessed)."""
