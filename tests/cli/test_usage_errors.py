@@ -20,6 +20,7 @@ import pytest
 import vlassdask
 from vlassdask.cli.common import parse_spw_selection
 from vlassdask.cli.imaging import parse_imsize
+from vlassdask.cli.main import main
 from vlassdask.errors import VlassdaskError
 from vlassdask.io.atomic import atomic_output, remove_stale_temporaries
 from vlassdask.testing.ms import make_test_ms
@@ -140,3 +141,37 @@ def test_imsize_and_spw_selection_forms():
     for bad in ("3~1", "a", "1~2~3"):
         with pytest.raises(VlassdaskError, match="--spw"):
             parse_spw_selection(bad)
+
+
+SWALLOWING_RUN = """
+import os, signal, sys, time
+import vlassdask.cli.main as cli
+cli.INTERRUPT_GRACE_S = {grace}
+with cli._Interrupts().installed():
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)
+    except KeyboardInterrupt:
+        pass  # what Python does to an exception raised in a finaliser
+    print("still running", file=sys.stderr, flush=True)
+    {then}
+    time.sleep(30)
+print("not ended", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("grace, then, words", [
+    (0.5, "pass", "the watchdog ends a run whose KeyboardInterrupt was lost"),
+    (60, "os.kill(os.getpid(), signal.SIGINT)", "a second Ctrl-C ends it at once"),
+])
+def test_ctrl_c_is_never_lost(grace, then, words):
+    proc = subprocess.run([sys.executable, "-c", SWALLOWING_RUN.format(grace=grace, then=then)],
+                          capture_output=True, text=True, timeout=25)  # fmt: skip
+    assert proc.returncode == 130, words
+    assert proc.stderr.splitlines() == ["still running", "error: interrupted"], proc.stderr
+
+
+def test_in_process_main_restores_the_sigint_handler():
+    before = signal.getsignal(signal.SIGINT)
+    assert main(["--version"]) == 0
+    assert signal.getsignal(signal.SIGINT) is before

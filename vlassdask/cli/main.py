@@ -16,8 +16,12 @@ Each sub-command module exposes ``register(app)``. Exit statuses:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import signal
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -92,8 +96,57 @@ def _usage_line(exc: Exception) -> str:
     return f"error: {message} (see '{command} --help')"
 
 
+#: Seconds a run may take to unwind after Ctrl-C before it is ended regardless.
+INTERRUPT_GRACE_S = 30.0
+
+
+class _Interrupts:
+    """Ctrl-C during a run: the first raises KeyboardInterrupt, so that temporary products
+    are removed as the stack unwinds. Python drops an exception raised inside a finaliser
+    (``__del__``, a weakref callback), so a watchdog ends the process if the run is still going
+    :data:`INTERRUPT_GRACE_S` later; a second Ctrl-C ends it at once. A temporary sibling left
+    then is removed by the next run of the same output."""
+
+    def __init__(self) -> None:
+        self.watchdog: threading.Timer | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.watchdog is not None:
+            self.end()
+        self.watchdog = threading.Timer(INTERRUPT_GRACE_S, self.end)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        raise KeyboardInterrupt
+
+    @staticmethod
+    def end() -> None:
+        print("error: interrupted", file=sys.stderr, flush=True)
+        os._exit(INTERRUPTED_EXIT)
+
+    @contextlib.contextmanager
+    def installed(self):
+        """Handle SIGINT so during the enclosed run (main thread only), then restore the handler
+        and stop the watchdog."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.signal(signal.SIGINT, self)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+            if self.watchdog is not None:
+                self.watchdog.cancel()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit status (see the module docstring)."""
+    with _Interrupts().installed():
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> int:
+    """The run itself, errors mapped to exit statuses."""
     try:
         # without standalone mode, click returns (not raises) the status of an abort (Ctrl-C)
         status = app(args=argv, standalone_mode=False, prog_name="vlassdask")
