@@ -20,11 +20,9 @@ residual whose active set is spread over many pixels Clark would otherwise diver
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from vlassdask.deconvolution.scales import (
@@ -40,13 +38,12 @@ from vlassdask.kernels.clean import (
     masked_peak,
     multiscale_clean,
 )
+from vlassdask.kernels.threads import numba_pool
 
 DECONVOLVERS = ("hogbom", "clark", "multiscale")
 #: CASA's ClarkCleanLatModel default PSF patch (51 x 51) and active-set size (maxNumPix).
 CLARK_MAX_PATCH_HALF_WIDTH = 25
 CLARK_MAX_ACTIVE_PIXELS = 32 * 1024
-#: Held while a Hogbom cycle runs on numba's threads (the workqueue layer allows one at a time).
-_PARALLEL = threading.Lock()
 #: Relative margin by which a larger scale must win (a point scores equally on all scales).
 MULTISCALE_TIE_RTOL = 1e-6
 
@@ -126,17 +123,8 @@ def hogbom(residual: np.ndarray, psf: np.ndarray, *, mask: np.ndarray | None = N
     residual, psf, mask = _check_inputs(residual, psf, mask, gain, niter, threshold)
     model = np.zeros_like(residual)
     options = {"gain": float(gain), "niter": int(niter), "threshold": float(threshold)}
-    threads = min(int(threads), numba.config.NUMBA_NUM_THREADS)
-    if threads > 1 and _PARALLEL.acquire(blocking=False):
-        previous = numba.get_num_threads()
-        try:
-            numba.set_num_threads(threads)
-            iterations, peak = hogbom_clean(residual, psf, model, mask, **options, parallel=True)
-        finally:
-            numba.set_num_threads(previous)
-            _PARALLEL.release()
-    else:
-        iterations, peak = hogbom_clean(residual, psf, model, mask, **options, parallel=False)
+    with numba_pool(threads) as parallel:
+        iterations, peak = hogbom_clean(residual, psf, model, mask, **options, parallel=parallel)
     return _result(model, residual, iterations, peak, threshold)
 
 

@@ -126,7 +126,8 @@ def add_layer_to_image(
     backend = backend_for(grid)
     backend.fft(grid, forward=True, nthreads=nthreads)
     return backend.accumulate_layer(image, grid, cell=plan.cell,
-                                    w_layer=float(plan.layer_centers[layer]), alpha=plan.alpha)
+                                    w_layer=float(plan.layer_centers[layer]), alpha=plan.alpha,
+                                    nthreads=nthreads)
 
 
 def model_layer_grids(
@@ -142,7 +143,8 @@ def model_layer_grids(
     backend = backend_for(corrected_model)
     grids = new_grids(plan, np.dtype(dtype), backend)
     backend.spread_layer(corrected_model, grids, cell=plan.cell,
-                         w_layer=float(plan.layer_centers[layer]), alpha=plan.alpha)
+                         w_layer=float(plan.layer_centers[layer]), alpha=plan.alpha,
+                         nthreads=nthreads)
     return backend.fft(grids, forward=False, nthreads=nthreads)
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from vlassdask.kernels.threads import numba_pool
+
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _n_minus_one(l, m):
@@ -36,64 +38,92 @@ def _origin(image, grids):
     return ngrid // 2 - image.shape[0] // 2, ngrid // 2 - image.shape[1] // 2, grids.shape[0] > 1
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def _accumulate(image, grids, cell, w_layer, alpha):
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _accumulate_row(image, grids, x, cell, w_layer, alpha):
     nx, ny = image.shape
     ox, oy, first_order = _origin(image, grids)
-    for x in range(nx):
-        l = -(x - nx // 2) * cell
-        gx = ox + x
-        for y in range(ny):
-            gy = oy + y
-            sign = 1.0 - 2.0 * ((gx + gy) & 1)
-            val = grids[0, gx, gy]
-            if w_layer == 0.0 and not first_order:
-                image[x, y] += sign * val.real
-                continue
-            ph, q = _phases(l, (y - ny // 2) * cell, w_layer, alpha)
-            re = val.real
-            im = val.imag
-            if first_order:
-                val1 = grids[1, gx, gy]
-                re += q * val1.imag
-                im -= q * val1.real
-            image[x, y] += sign * (re * np.cos(ph) + im * np.sin(ph))
+    l = -(x - nx // 2) * cell
+    gx = ox + x
+    for y in range(ny):
+        gy = oy + y
+        sign = 1.0 - 2.0 * ((gx + gy) & 1)
+        val = grids[0, gx, gy]
+        if w_layer == 0.0 and not first_order:
+            image[x, y] += sign * val.real
+            continue
+        ph, q = _phases(l, (y - ny // 2) * cell, w_layer, alpha)
+        re = val.real
+        im = val.imag
+        if first_order:
+            val1 = grids[1, gx, gy]
+            re += q * val1.imag
+            im -= q * val1.real
+        image[x, y] += sign * (re * np.cos(ph) + im * np.sin(ph))
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
+def _spread_row(image, grids, x, cell, w_layer, alpha):
+    nx, ny = image.shape
+    ox, oy, first_order = _origin(image, grids)
+    l = -(x - nx // 2) * cell
+    gx = ox + x
+    for y in range(ny):
+        gy = oy + y
+        sign = 1.0 - 2.0 * ((gx + gy) & 1)
+        ph, q = _phases(l, (y - ny // 2) * cell, w_layer, alpha)
+        val = sign * image[x, y] * (np.cos(ph) + 1j * np.sin(ph))
+        grids[0, gx, gy] = val
+        if first_order:
+            grids[1, gx, gy] = 1j * q * val
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True)
+def _accumulate(image, grids, cell, w_layer, alpha):
+    for x in range(image.shape[0]):
+        _accumulate_row(image, grids, x, cell, w_layer, alpha)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def _accumulate_parallel(image, grids, cell, w_layer, alpha):
+    for x in numba.prange(image.shape[0]):
+        _accumulate_row(image, grids, x, cell, w_layer, alpha)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)
 def _spread(image, grids, cell, w_layer, alpha):
-    nx, ny = image.shape
-    ox, oy, first_order = _origin(image, grids)
-    for x in range(nx):
-        l = -(x - nx // 2) * cell
-        gx = ox + x
-        for y in range(ny):
-            gy = oy + y
-            sign = 1.0 - 2.0 * ((gx + gy) & 1)
-            ph, q = _phases(l, (y - ny // 2) * cell, w_layer, alpha)
-            val = sign * image[x, y] * (np.cos(ph) + 1j * np.sin(ph))
-            grids[0, gx, gy] = val
-            if first_order:
-                grids[1, gx, gy] = 1j * q * val
+    for x in range(image.shape[0]):
+        _spread_row(image, grids, x, cell, w_layer, alpha)
+
+
+@numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)
+def _spread_parallel(image, grids, cell, w_layer, alpha):
+    for x in numba.prange(image.shape[0]):
+        _spread_row(image, grids, x, cell, w_layer, alpha)
 
 
 def accumulate_layer(image: np.ndarray, fft_grids: np.ndarray, *, cell: float, w_layer: float,
-                     alpha: float = 0.5) -> np.ndarray:
+                     alpha: float = 0.5, nthreads: int = 1) -> np.ndarray:
     """Add the layer's real, w-phased image to ``image`` (float (nx, ny)) in place.
 
     ``fft_grids`` is the forward FFT of the layer's (1, G, G) grid, or (2, G, G) with the
-    first-order Fresnel grid; ``alpha`` is the plan's fitted Fresnel coefficient.
+    first-order Fresnel grid; ``alpha`` is the plan's fitted Fresnel coefficient. Rows are
+    shared among ``nthreads`` of numba's threads when its pool is free
+    (:func:`vlassdask.kernels.threads.numba_pool`); the result is the same either way.
     """
-    _accumulate(image, fft_grids, cell, w_layer, alpha)
+    with numba_pool(nthreads) as parallel:
+        (_accumulate_parallel if parallel else _accumulate)(image, fft_grids, cell, w_layer,
+                                                            alpha)
     return image
 
 
 def spread_layer(image: np.ndarray, grids: np.ndarray, *, cell: float, w_layer: float,
-                 alpha: float = 0.5) -> np.ndarray:
+                 alpha: float = 0.5, nthreads: int = 1) -> np.ndarray:
     """Adjoint of :func:`accumulate_layer`: write the signed, w-phased image into ``grids``.
 
     ``grids`` ((1 or 2), G, G) must be zero outside the central (nx, ny) region; the caller then
-    applies the adjoint (backward, unnormalised) FFT to each.
+    applies the adjoint (backward, unnormalised) FFT to each. ``nthreads`` as for
+    :func:`accumulate_layer`.
     """
-    _spread(image, grids, cell, w_layer, alpha)
+    with numba_pool(nthreads) as parallel:
+        (_spread_parallel if parallel else _spread)(image, grids, cell, w_layer, alpha)
     return grids
