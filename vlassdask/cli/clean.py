@@ -167,9 +167,9 @@ def clean(
         psfcutoff=psfcutoff, divergence_factor=divergence_factor,
     )
     preview_path = None if no_preview else (preview or out.with_suffix(".png"))
-    with run_on_scheduler(scheduler, cluster, job_bytes=path_bytes(ms)) as nthreads, \
+    with run_on_scheduler(scheduler, cluster, job_bytes=path_bytes(ms)) as threads, \
             contextlib.redirect_stdout(sys.stderr):
-        imaging_cfg = imaging_cfg.replace(accumulators=nthreads)
+        imaging_cfg = imaging_cfg.with_threads(threads.total, threads.per_worker)
         console.print(f"cleaning {ms} -> {out} ({imaging_cfg.imsize[0]}x{imaging_cfg.imsize[1]}, "
                       f"{imaging_cfg.cell_arcsec} arcsec, {imaging_cfg.weighting}; "
                       f"{clean_cfg.deconvolver}, niter {clean_cfg.niter})")

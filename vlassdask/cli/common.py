@@ -6,7 +6,7 @@ import contextlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import dask
 import typer
@@ -41,6 +41,21 @@ OverwriteOption = Annotated[
 LOCAL_SCHEDULERS = ("threads", "sync", "processes")
 
 
+class WorkerThreads(NamedTuple):
+    """The threads a command's dask work runs on.
+
+    Attributes
+    ----------
+    total
+        Threads of all workers: the imaging's grid accumulators (one fold chain each).
+    per_worker
+        Threads of the largest worker: what one task (a w-layer's FFT and image pass) may use.
+    """
+
+    total: int
+    per_worker: int
+
+
 @contextlib.contextmanager
 def run_on_scheduler(scheduler: str | None, cluster: Path | None, *, default: str = "cluster",
                      job_bytes: int = 0):  # fmt: skip
@@ -49,14 +64,14 @@ def run_on_scheduler(scheduler: str | None, cluster: Path | None, *, default: st
     ``scheduler`` may be a scheduler address or one of :data:`LOCAL_SCHEDULERS`; with neither it
     nor ``cluster``, ``default`` decides: ``"cluster"`` (an embedded LocalCluster sized for a
     job of ``job_bytes`` input by :func:`vlassdask.cluster.default_local_spec`, whose choice is
-    printed) or a local scheduler name. Yields the number of worker threads (used as the number
-    of accumulators).
+    printed) or a local scheduler name. Yields the :class:`WorkerThreads`.
     """
     if scheduler is None and cluster is None and default != "cluster":
         scheduler = default
     if scheduler in LOCAL_SCHEDULERS:
         with dask.config.set(scheduler=scheduler):
-            yield 1 if scheduler == "sync" else max(1, (dask.system.CPU_COUNT or 1))
+            n = 1 if scheduler == "sync" else max(1, (dask.system.CPU_COUNT or 1))
+            yield WorkerThreads(n, n)
         return
     if cluster is not None:
         spec = load_cluster_spec(cluster)
@@ -66,7 +81,8 @@ def run_on_scheduler(scheduler: str | None, cluster: Path | None, *, default: st
     else:
         spec = None
     with open_client(scheduler=scheduler, spec=spec, announce=console.print) as client:
-        yield max(1, sum(client.nthreads().values()))
+        threads = list(client.nthreads().values()) or [1]
+        yield WorkerThreads(max(1, sum(threads)), max(1, max(threads)))
 
 
 def path_bytes(path: Path) -> int:

@@ -190,9 +190,9 @@ def image(
     )
     preview_path = None if no_preview else (preview or out.with_suffix(".png"))
     # progress bars (dask's and distributed's print to stdout) go to stderr: stdout carries --json
-    with run_on_scheduler(scheduler, cluster, job_bytes=path_bytes(ms)) as nthreads, \
+    with run_on_scheduler(scheduler, cluster, job_bytes=path_bytes(ms)) as threads, \
             contextlib.redirect_stdout(sys.stderr):
-        cfg = cfg.replace(accumulators=nthreads)
+        cfg = cfg.with_threads(threads.total, threads.per_worker)
         console.print(f"imaging {ms} -> {out} ({cfg.imsize[0]}x{cfg.imsize[1]}, "
                       f"{cfg.cell_arcsec} arcsec, {cfg.weighting})")
         product = make_dirty_product(ms, out, cfg, overwrite=overwrite, fits=fits,

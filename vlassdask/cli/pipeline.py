@@ -38,10 +38,10 @@ def run(
     """
     from vlassdask.products.end_to_end import run_end_to_end, simulated_bytes
 
-    with run_on_scheduler(scheduler, cluster, job_bytes=simulated_bytes(config)) as nthreads, \
+    with run_on_scheduler(scheduler, cluster, job_bytes=simulated_bytes(config)) as threads, \
             contextlib.redirect_stdout(sys.stderr):
         summary = run_end_to_end(config, out, overwrite=overwrite, log=console.print,
-                                 accumulators=nthreads)
+                                 accumulators=threads.total, fft_threads=threads.per_worker)
     for name, path in summary["outputs"].items():
         console.print(f"wrote {path}" if name else path)
     if "quicklook" in summary:

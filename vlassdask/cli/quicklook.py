@@ -65,9 +65,9 @@ def quicklook(
 
     doc = read_yaml_mapping(config, what="Quick Look configuration") if config else {}
     cfg = QuickLookConfig.from_document(doc, preset=preset)
-    with run_on_scheduler(scheduler, cluster, job_bytes=path_bytes(ms)) as nthreads, \
+    with run_on_scheduler(scheduler, cluster, job_bytes=path_bytes(ms)) as threads, \
             contextlib.redirect_stdout(sys.stderr):
-        cfg = cfg.with_accumulators(nthreads)
+        cfg = cfg.with_threads(threads.total, threads.per_worker)
         console.print(f"quicklook {ms} at {phasecenter} -> {out} (image {cfg.ladder.imsize}^2 "
                       f"at {cfg.imaging.cell_arcsec}\", sub-image {cfg.subimage_size}^2)")
         product = make_quicklook_product(

@@ -193,6 +193,13 @@ class ImagingConfig:
         except TypeError as exc:
             raise ConfigError(f"bad imaging configuration: {exc}") from exc
 
+    def with_threads(self, accumulators: int, fft_threads: int) -> ImagingConfig:
+        """A copy for workers with these threads: ``accumulators`` grids folded in parallel
+        (the threads of all workers) and ``fft_threads`` for each w-layer's FFT and image pass
+        (the threads of one worker; those steps run one at a time)."""
+        return dataclasses.replace(self, accumulators=max(1, int(accumulators)),
+                                   fft_threads=max(1, int(fft_threads)))
+
     def replace(self, **changes: Any) -> ImagingConfig:
         """A copy with ``changes`` applied (None values are ignored)."""
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})

@@ -49,7 +49,7 @@ def read_pipeline_config(path: str | os.PathLike) -> dict[str, Any]:
     return doc
 
 
-def _quicklook_section(section: Any, accumulators: int):
+def _quicklook_section(section: Any, accumulators: int, fft_threads: int):
     """(phase centre, QuickLookConfig) of a ``quicklook`` section, or None."""
     if not section:
         return None
@@ -59,7 +59,7 @@ def _quicklook_section(section: Any, accumulators: int):
     reject_unknown_keys(section, QUICKLOOK_KEYS, "unknown quicklook option(s):")
     config = QuickLookConfig.from_document(section.get("config") or {},
                                            preset=section.get("preset"))
-    return str(section["phasecenter"]), config.with_accumulators(accumulators)
+    return str(section["phasecenter"]), config.with_threads(accumulators, fft_threads)
 
 
 def simulated_bytes(config: str | os.PathLike) -> int:
@@ -86,11 +86,13 @@ def run_end_to_end(
     progress: bool = True,
     log=print,
     accumulators: int = 1,
+    fft_threads: int = 1,
 ) -> dict[str, Any]:
     """Run the main job and return a summary (paths, timings, image statistics).
 
-    ``accumulators`` is the number of grids the imaging folds visibilities into in parallel:
-    the cluster's worker threads.
+    ``accumulators`` is the number of grids the imaging folds visibilities into in parallel (the
+    cluster's worker threads), ``fft_threads`` the threads of each w-layer's FFT and image pass
+    (one worker's threads).
 
     Raises
     ------
@@ -103,12 +105,12 @@ def run_end_to_end(
     sim = from_dict(doc.get("simulate") or {})
     sky = (sky_from_records(doc["sky"], f"sky: section of {config}") if doc.get("sky")
            else random_sky(10, ra_deg=sim.ra_deg, dec_deg=sim.dec_deg, seed=sim.seed))
-    imaging = ImagingConfig.from_mapping(doc["imaging"]).replace(accumulators=accumulators) \
+    imaging = ImagingConfig.from_mapping(doc["imaging"]).with_threads(accumulators, fft_threads) \
         if doc.get("imaging") else None
     clean = CleanConfig.from_mapping(doc["clean"]) if doc.get("clean") else None
     if clean is not None and imaging is None:
         raise ConfigError(f"{config}: a clean section needs an imaging section")
-    quicklook = _quicklook_section(doc.get("quicklook"), accumulators)
+    quicklook = _quicklook_section(doc.get("quicklook"), accumulators, fft_threads)
     out = Path(out_dir)
     names = ["obs.ms"]
     if imaging is not None:

@@ -153,9 +153,11 @@ class QuickLookConfig:
         """Side of the published sub-image, pixels."""
         return self.qa.product_types["QL"].subimage_size
 
-    def with_accumulators(self, n: int) -> QuickLookConfig:
-        """The configuration with ``n`` grid accumulators (one per worker thread)."""
-        return dataclasses.replace(self, imaging=self.imaging.replace(accumulators=max(1, n)))
+    def with_threads(self, accumulators: int, fft_threads: int) -> QuickLookConfig:
+        """The configuration for workers with these threads
+        (:meth:`vlassdask.imaging.config.ImagingConfig.with_threads`)."""
+        return dataclasses.replace(self, imaging=self.imaging.with_threads(accumulators,
+                                                                           fft_threads))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form (provenance)."""
