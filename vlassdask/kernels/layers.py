@@ -39,7 +39,9 @@ def _origin(image, grids):
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _accumulate_row(image, grids, x, cell, w_layer, alpha):
+def _layer_row(image, grids, x, cell, w_layer, alpha, spread):
+    """Row ``x`` of a layer's image pass: accumulate the FFT'd grids into ``image``, or (with
+    ``spread``) write the signed, w-phased image into the grids."""
     nx, ny = image.shape
     ox, oy, first_order = _origin(image, grids)
     l = -(x - nx // 2) * cell
@@ -47,11 +49,17 @@ def _accumulate_row(image, grids, x, cell, w_layer, alpha):
     for y in range(ny):
         gy = oy + y
         sign = 1.0 - 2.0 * ((gx + gy) & 1)
-        val = grids[0, gx, gy]
-        if w_layer == 0.0 and not first_order:
-            image[x, y] += sign * val.real
+        if not spread and w_layer == 0.0 and not first_order:
+            image[x, y] += sign * grids[0, gx, gy].real
             continue
         ph, q = _phases(l, (y - ny // 2) * cell, w_layer, alpha)
+        if spread:
+            val = sign * image[x, y] * (np.cos(ph) + 1j * np.sin(ph))
+            grids[0, gx, gy] = val
+            if first_order:
+                grids[1, gx, gy] = 1j * q * val
+            continue
+        val = grids[0, gx, gy]
         re = val.real
         im = val.imag
         if first_order:
@@ -61,44 +69,23 @@ def _accumulate_row(image, grids, x, cell, w_layer, alpha):
         image[x, y] += sign * (re * np.cos(ph) + im * np.sin(ph))
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
-def _spread_row(image, grids, x, cell, w_layer, alpha):
-    nx, ny = image.shape
-    ox, oy, first_order = _origin(image, grids)
-    l = -(x - nx // 2) * cell
-    gx = ox + x
-    for y in range(ny):
-        gy = oy + y
-        sign = 1.0 - 2.0 * ((gx + gy) & 1)
-        ph, q = _phases(l, (y - ny // 2) * cell, w_layer, alpha)
-        val = sign * image[x, y] * (np.cos(ph) + 1j * np.sin(ph))
-        grids[0, gx, gy] = val
-        if first_order:
-            grids[1, gx, gy] = 1j * q * val
-
-
 @numba.njit(cache=True, nogil=True, fastmath=True)
-def _accumulate(image, grids, cell, w_layer, alpha):
+def _layer_pass(image, grids, cell, w_layer, alpha, spread):
     for x in range(image.shape[0]):
-        _accumulate_row(image, grids, x, cell, w_layer, alpha)
+        _layer_row(image, grids, x, cell, w_layer, alpha, spread)
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def _accumulate_parallel(image, grids, cell, w_layer, alpha):
+def _layer_pass_parallel(image, grids, cell, w_layer, alpha, spread):
     for x in numba.prange(image.shape[0]):
-        _accumulate_row(image, grids, x, cell, w_layer, alpha)
+        _layer_row(image, grids, x, cell, w_layer, alpha, spread)
 
 
-@numba.njit(cache=True, nogil=True, fastmath=True)
-def _spread(image, grids, cell, w_layer, alpha):
-    for x in range(image.shape[0]):
-        _spread_row(image, grids, x, cell, w_layer, alpha)
-
-
-@numba.njit(cache=True, nogil=True, fastmath=True, parallel=True)
-def _spread_parallel(image, grids, cell, w_layer, alpha):
-    for x in numba.prange(image.shape[0]):
-        _spread_row(image, grids, x, cell, w_layer, alpha)
+def _run_layer_pass(image, grids, cell, w_layer, alpha, spread, nthreads):
+    """One image pass (spread or accumulate), on numba's pool when it is free."""
+    with numba_pool(nthreads) as parallel:
+        kernel = _layer_pass_parallel if parallel else _layer_pass
+        kernel(image, grids, cell, w_layer, alpha, spread)
 
 
 def accumulate_layer(image: np.ndarray, fft_grids: np.ndarray, *, cell: float, w_layer: float,
@@ -110,9 +97,7 @@ def accumulate_layer(image: np.ndarray, fft_grids: np.ndarray, *, cell: float, w
     shared among ``nthreads`` of numba's threads when its pool is free
     (:func:`vlassdask.kernels.threads.numba_pool`); the result is the same either way.
     """
-    with numba_pool(nthreads) as parallel:
-        (_accumulate_parallel if parallel else _accumulate)(image, fft_grids, cell, w_layer,
-                                                            alpha)
+    _run_layer_pass(image, fft_grids, cell, w_layer, alpha, False, nthreads)
     return image
 
 
@@ -124,6 +109,5 @@ def spread_layer(image: np.ndarray, grids: np.ndarray, *, cell: float, w_layer: 
     applies the adjoint (backward, unnormalised) FFT to each. ``nthreads`` as for
     :func:`accumulate_layer`.
     """
-    with numba_pool(nthreads) as parallel:
-        (_spread_parallel if parallel else _spread)(image, grids, cell, w_layer, alpha)
+    _run_layer_pass(image, grids, cell, w_layer, alpha, True, nthreads)
     return grids
