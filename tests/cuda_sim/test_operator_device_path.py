@@ -9,10 +9,13 @@ can).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import dask
 import numpy as np
 import pytest
 
+from vlassdask.errors import InputError
 from vlassdask.imaging.backend_cuda import SIMULATOR_BACKEND, SimulatedDeviceArray
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.imaging.imaging_operator import ImagingOperator
@@ -65,3 +68,10 @@ def test_device_operator_equals_cpu(datasets, tmp_path):
         cached = _build(datasets, SIMULATOR_BACKEND, cache=cache)
         with dask.config.set(scheduler="sync"):
             _close(cached.residual(model).compute(), want[3])
+
+
+def test_a_device_too_small_is_refused_before_anything_runs(datasets):
+    small = replace(SIMULATOR_BACKEND, memory_bytes=lambda: 1 << 16)
+    with pytest.raises(InputError, match="on the cuda-simulator device needs at least .* but "
+                                         "the device has 0.0625 MiB available"):
+        _build(datasets, small)

@@ -39,6 +39,7 @@ import numpy as np
 from numba import cuda
 from numba.cuda import to_device
 
+from vlassdask.kernels import taps
 from vlassdask.kernels.wkernels import KernelTable
 
 #: Largest kernel support (taps per axis) the device kernels hold in their local tap arrays.
@@ -57,33 +58,8 @@ def first_tap(pos, support):
     return int(math.floor(pos - 0.5 * support)) + 1
 
 
-@cuda.jit(device=True, inline=True)
-def kernel_taps(pos, a, table, a_min, inv_da, support, oversample, out):
-    """Fill ``out`` with the kernel taps at grid position ``pos`` and chirp rate ``a``
-    (linear interpolation in tap offset and in chirp rate, as the CPU gridder's ``_taps``);
-    return the first tap's grid index."""
-    first = first_tap(pos, support)
-    tp = (first - pos + 0.5 * support) * oversample
-    j = min(max(int(tp), 0), oversample - 1)
-    ft = tp - j
-    sign = 1.0 - 2.0 * (first & 1)
-    if table.shape[0] > 1:
-        ap = (a - a_min) * inv_da
-        ia = min(max(int(math.floor(ap)), 0), table.shape[0] - 2)
-        fa = ap - ia
-        w00 = sign * (1.0 - fa) * (1.0 - ft)
-        w01 = sign * (1.0 - fa) * ft
-        w10 = sign * fa * (1.0 - ft)
-        w11 = sign * fa * ft
-        for i in range(support):
-            out[i] = (w00 * table[ia, j, i] + w01 * table[ia, j + 1, i]
-                      + w10 * table[ia + 1, j, i] + w11 * table[ia + 1, j + 1, i])
-    else:
-        w0 = sign * (1.0 - ft)
-        w1 = sign * ft
-        for i in range(support):
-            out[i] = w0 * table[0, j, i] + w1 * table[0, j + 1, i]
-    return first
+#: :func:`vlassdask.kernels.taps.kernel_taps` (the CPU gridder's taps) as a device function
+kernel_taps = cuda.jit(device=True, inline=True)(taps.kernel_taps)
 
 
 @cuda.jit(device=True, inline=True)

@@ -29,27 +29,26 @@ def layer_phases(l, m, w_layer, alpha):
 
 
 @cuda.jit(device=True, inline=True)
-def pixel_cell(image, grids):
-    """This thread's pixel (x, y), its grid cell (gx, gy) and the FFT-centring sign, or
-    x = -1 for a thread beyond the image."""
+def pixel(image, grids, cell, w_layer, alpha):
+    """This thread's pixel (x, y), its grid cell (gx, gy), the FFT-centring sign and the
+    pixel's (phase, 2 pi q) (:func:`layer_phases`); x = -1 for a thread beyond the image."""
     x, y = cuda.grid(2)
     nx, ny = image.shape
     ngrid = grids.shape[1]
     if x >= nx or y >= ny:
-        return -1, 0, 0, 0, 0.0
+        return -1, 0, 0, 0, 0.0, 0.0, 0.0
     gx = ngrid // 2 - nx // 2 + x
     gy = ngrid // 2 - ny // 2 + y
-    return x, y, gx, gy, 1.0 - 2.0 * ((gx + gy) & 1)
+    ph, q = layer_phases(-(x - nx // 2) * cell, (y - ny // 2) * cell, w_layer, alpha)
+    return x, y, gx, gy, 1.0 - 2.0 * ((gx + gy) & 1), ph, q
 
 
 @cuda.jit
 def _accumulate(image, grids, cell, w_layer, alpha):
-    x, y, gx, gy, sign = pixel_cell(image, grids)
+    x, y, gx, gy, sign, ph, q = pixel(image, grids, cell, w_layer, alpha)
     if x < 0:
         return
-    nx, ny = image.shape
     val = grids[0, gx, gy]
-    ph, q = layer_phases(-(x - nx // 2) * cell, (y - ny // 2) * cell, w_layer, alpha)
     re = val.real
     im = val.imag
     if grids.shape[0] > 1:
@@ -61,11 +60,9 @@ def _accumulate(image, grids, cell, w_layer, alpha):
 
 @cuda.jit
 def _spread(image, grids, cell, w_layer, alpha):
-    x, y, gx, gy, sign = pixel_cell(image, grids)
+    x, y, gx, gy, sign, ph, q = pixel(image, grids, cell, w_layer, alpha)
     if x < 0:
         return
-    nx, ny = image.shape
-    ph, q = layer_phases(-(x - nx // 2) * cell, (y - ny // 2) * cell, w_layer, alpha)
     val = sign * image[x, y] * complex(math.cos(ph), math.sin(ph))
     grids[0, gx, gy] = val
     if grids.shape[0] > 1:
