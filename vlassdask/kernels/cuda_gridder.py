@@ -71,23 +71,26 @@ def on_grid(fu, fv, support, ngrid):
 @cuda.jit(device=True, inline=True)
 def interpolate(grids, fu, fv, ku, kv, dw, n_grids, support, acc):
     """Set ``acc[0]`` to the kernel-weighted sum of ``grids`` at (fu, fv) (the adjoint of
-    :func:`spread_taps`; as the CPU gridder's ``_interpolate``)."""
+    :func:`spread_taps`; as the CPU gridder's ``_interpolate``). ``acc`` is a local array of
+    two values of the grid precision (``acc[1]`` holds a row's partial sum), so the sums stay
+    in that precision (``dw`` must be of it too)."""
     acc[0] = 0
     for i in range(support):
-        part = 0j
+        acc[1] = 0
         for j in range(support):
-            part += grids[0, fu + i, fv + j] * kv[j].conjugate()
+            acc[1] += grids[0, fu + i, fv + j] * kv[j].conjugate()
         if n_grids > 1:
             for j in range(support):
-                part += dw * grids[1, fu + i, fv + j] * kv[j].conjugate()
-        acc[0] += part * ku[i].conjugate()
+                acc[1] += dw * grids[1, fu + i, fv + j] * kv[j].conjugate()
+        acc[0] += acc[1] * ku[i].conjugate()
 
 
 @cuda.jit(device=True, inline=True)
 def spread_taps(buf, ou, ov, width, val, fu, fv, ku, kv, dw, n_grids, support):
     """Atomically add ``val`` x the separable kernel at (fu, fv) (and x ``dw`` to the
     companion grid) to ``buf``: a flat real view of (n_grids, width, width) complex cells
-    whose cell (0, 0) is grid cell (ou, ov): the whole grid or a thread block's patch."""
+    whose cell (0, 0) is grid cell (ou, ov): the whole grid or a thread block's patch.
+    ``val``, the taps and ``dw`` are of the grid precision, so the products stay in it."""
     for i in range(support):
         vi = val * ku[i]
         for g in range(n_grids):
@@ -103,7 +106,9 @@ def spread_taps(buf, ou, ov, width, val, fu, fv, ku, kv, dw, n_grids, support):
 @cache
 def _kernels(complex_type: numba.types.Type, real_type: numba.types.Type):
     """The gridding and degridding kernels for one grid precision (tap arrays of
-    ``complex_type``, shared patch of ``real_type``)."""
+    ``complex_type``, shared patch of ``real_type``). Taps, sums and products are computed in
+    the grid precision (float32 arithmetic for complex64 grids); only the positions, w and the
+    tap interpolation weights are float64."""
 
     @cuda.jit
     def spread_kernel(pu, pv, w, vals, wts, model, lo, hi, flat, ngrid, n_grids, table, chirp,
@@ -111,7 +116,7 @@ def _kernels(complex_type: numba.types.Type, real_type: numba.types.Type):
         """Grid ``vals`` (``residual``: ``vals - wts x degrid(model)``) of entries lo:hi."""
         ku = cuda.local.array(MAX_SUPPORT, complex_type)
         kv = cuda.local.array(MAX_SUPPORT, complex_type)
-        acc = cuda.local.array(1, complex_type)
+        acc = cuda.local.array(2, complex_type)
         bbox = cuda.shared.array(4, numba.int32)
         patch = cuda.shared.array(0, real_type)
         tid = cuda.threadIdx.x
@@ -149,19 +154,19 @@ def _kernels(complex_type: numba.types.Type, real_type: numba.types.Type):
             if (wts[s].real == 0.0 and vals[s] == 0) if residual else vals[s] == 0:
                 continue
             dw = abs(w[s]) - w_layer
-            a = chirp * dw
-            fu = kernel_taps(pu[s], a, table, a_min, inv_da, support, oversample, ku)
-            fv = kernel_taps(pv[s], a, table, a_min, inv_da, support, oversample, kv)
+            fu = kernel_taps(pu[s], chirp * dw, table, a_min, inv_da, support, oversample, ku)
+            fv = kernel_taps(pv[s], chirp * dw, table, a_min, inv_da, support, oversample, kv)
             if not on_grid(fu, fv, support, ngrid):
                 continue
+            dw_g = real_type(dw)  # a new name: numba types a variable once
             val = vals[s]
             if residual:
-                interpolate(model, fu, fv, ku, kv, dw, n_grids, support, acc)
+                interpolate(model, fu, fv, ku, kv, dw_g, n_grids, support, acc)
                 val = val - wts[s].real * acc[0]
             if shared:
-                spread_taps(patch, ou, ov, width, val, fu, fv, ku, kv, dw, n_grids, support)
+                spread_taps(patch, ou, ov, width, val, fu, fv, ku, kv, dw_g, n_grids, support)
             else:
-                spread_taps(flat, ou, ov, width, val, fu, fv, ku, kv, dw, n_grids, support)
+                spread_taps(flat, ou, ov, width, val, fu, fv, ku, kv, dw_g, n_grids, support)
         if shared:
             cuda.syncthreads()
             for k in range(tid, n_grids * box * box, nthreads):
@@ -181,17 +186,16 @@ def _kernels(complex_type: numba.types.Type, real_type: numba.types.Type):
         """Add the interpolated model of entries lo:hi to ``out[index]`` (a gather)."""
         ku = cuda.local.array(MAX_SUPPORT, complex_type)
         kv = cuda.local.array(MAX_SUPPORT, complex_type)
-        acc = cuda.local.array(1, complex_type)
+        acc = cuda.local.array(2, complex_type)
         s = lo + cuda.grid(1)
         if s >= hi:
             return
         dw = abs(w[s]) - w_layer
-        a = chirp * dw
-        fu = kernel_taps(pu[s], a, table, a_min, inv_da, support, oversample, ku)
-        fv = kernel_taps(pv[s], a, table, a_min, inv_da, support, oversample, kv)
+        fu = kernel_taps(pu[s], chirp * dw, table, a_min, inv_da, support, oversample, ku)
+        fv = kernel_taps(pv[s], chirp * dw, table, a_min, inv_da, support, oversample, kv)
         if not on_grid(fu, fv, support, grids.shape[1]):
             return
-        interpolate(grids, fu, fv, ku, kv, dw, grids.shape[0], support, acc)
+        interpolate(grids, fu, fv, ku, kv, real_type(dw), grids.shape[0], support, acc)
         if w[s] < 0.0:
             out[index[s]] += acc[0].conjugate()
         else:
