@@ -4,9 +4,10 @@ Algorithm code (:mod:`vlassdask.imaging.operator`, :mod:`vlassdask.imaging.imagi
 never branches on the device. It asks :func:`backend_for` for the :class:`Backend` that goes
 with the arrays it holds (the prepared visibilities' grid positions), in the way dask's own
 dispatch registries (``dask.utils.Dispatch``) choose an implementation by type. The numpy backend
-(numba kernels, ducc0 FFTs) is registered here; a device backend registers its array type (for
-cupy: ``backend_for.register_lazy("cupy")``) with the same functions for its arrays, and the
-operator then runs on the device unchanged.
+(numba kernels, ducc0 FFTs) is registered here; the cupy backend (CUDA kernels, cuFFT:
+:mod:`vlassdask.imaging.backend_cuda`) is registered lazily, the first time a cupy array is seen
+(``backend_for.register_lazy("cupy")``), and the operator then runs on the device unchanged.
+:func:`resolve_backend` turns ``--device cpu|gpu|auto`` into a backend.
 
 Every function works in place where it says so, takes the arrays first and options as keywords,
 and follows the input precision.

@@ -25,7 +25,7 @@ Memory model (device bytes)
   FFT grid;
 * kernel table: ``planes x (oversample + 1) x support x 8`` (complex64), copied to the device
   once per table and precision (:meth:`~vlassdask.kernels.wkernels.KernelTable.tap_major_on`);
-* per thread block: ``n_grids x box^2 x 8`` bytes of shared memory (at most 48 KiB) and
+* per thread block: ``n_grids x box^2 x 8`` bytes of shared memory (at most 47 KiB) and
   per thread two tap arrays of :data:`MAX_SUPPORT` complex values (local memory).
 """
 
@@ -48,8 +48,9 @@ MAX_SUPPORT = 128
 VIS_PER_BLOCK = 256
 #: Threads per block.
 THREADS = 128
-#: Shared memory a thread block may use for its grid patch, in bytes.
-SHARED_BYTES = 48 * 1024
+#: Shared memory a thread block may use for its grid patch, in bytes: under the 48 KiB a block
+#: gets without opting in, leaving room for its static shared memory (the bounding box).
+SHARED_BYTES = 47 * 1024
 
 
 @cuda.jit(device=True, inline=True)
