@@ -28,10 +28,11 @@ def _one_error_line(proc: subprocess.CompletedProcess) -> str:
 
 
 @pytest.mark.skipif(not NO_GPU, reason="a usable GPU is present")
-@pytest.mark.parametrize("command", ["image", "clean"])
+@pytest.mark.parametrize("command", ["image", "clean", "quicklook"])
 def test_device_gpu_without_a_gpu_fails_with_one_line(command, tmp_path):
+    where = ["--phasecenter", "J101500+120000"] if command == "quicklook" else []
     proc = _cli(command, "--ms", str(tmp_path / "missing.ms"), "--out",
-                str(tmp_path / "x.zarr"), "--device", "gpu")
+                str(tmp_path / "x.zarr"), *where, "--device", "gpu")
     line = _one_error_line(proc)
     assert line.startswith("error: --device gpu: ")
     assert any(word in line for word in ("cupy", "CUDA", "numba-cuda"))

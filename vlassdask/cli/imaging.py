@@ -113,6 +113,16 @@ DeviceOption = Annotated[str | None, typer.Option(
     "GPU when one is usable. Default cpu.")]
 
 
+def resolved_device(device: str) -> str:
+    """``device`` as it will run: ``auto`` becomes ``gpu`` or ``cpu`` (what the product's
+    provenance records); ``gpu`` without cupy or a device raises
+    :class:`~vlassdask.errors.ConfigError` (the CLI's one-line error). Unknown names are
+    returned as given, for the configuration to refuse."""
+    if device not in DEVICES:
+        return device
+    return "cpu" if resolve_backend(device) is NUMPY_BACKEND else "gpu"
+
+
 def imaging_config(base: ImagingConfig, *, imsize: str | None, cell: str | None,
                    weighting: str | None, robust: float | None, taper: str | None,
                    gridder: str | None, phase_center: str | None, data_column: str | None,
@@ -120,13 +130,9 @@ def imaging_config(base: ImagingConfig, *, imsize: str | None, cell: str | None,
     """``base`` with the shared imaging options (as typed on the command line) and ``more``
     (ImagingConfig fields) applied; options left out (None) keep the base value.
 
-    The device is resolved here, before any work starts: ``auto`` becomes the device that will
-    run (``gpu`` or ``cpu``, as the product's provenance records it), and ``gpu`` without cupy
-    or a device raises :class:`~vlassdask.errors.ConfigError` (the CLI's one-line error).
+    The device is resolved here, before any work starts (:func:`resolved_device`).
     """
-    device = device or base.device
-    if device in DEVICES:
-        device = "cpu" if resolve_backend(device) is NUMPY_BACKEND else "gpu"
+    device = resolved_device(device or base.device)
     return base.replace(
         imsize=parse_imsize(imsize) if imsize else None,
         cell_arcsec=parse_angle_arcsec(cell) if cell else None,
