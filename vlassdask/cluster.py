@@ -11,6 +11,10 @@ This is the one place where vlassdask creates a cluster. Specs are YAML mappings
     profile: true          # the workers' statistical profiler (the dashboard's Profile page)
     dashboard_address: 127.0.0.1:8787   # localhost only unless you say otherwise
 
+    kind: cuda             # dask-cuda's LocalCUDACluster: one worker per GPU (--device gpu)
+    n_workers: 1           # cuda: GPUs to use (default: all visible)
+    memory_limit: auto
+
     kind: slurm            # or pbs: dask-jobqueue, keyword arguments under `cluster:`
     jobs: 4                # number of batch jobs to scale to
     cluster: {cores: 16, processes: 4, memory: 64GB, walltime: "04:00:00"}
@@ -41,6 +45,7 @@ _JOBQUEUE_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster"}
 
 #: Keys of a local and of a dask-jobqueue cluster spec.
 _LOCAL_KEYS = ("n_workers", "threads_per_worker", "memory_limit", "processes", "profile")
+_CUDA_KEYS = ("n_workers", "memory_limit")
 _JOBQUEUE_KEYS = ("cluster", "jobs")
 #: (key, accepted types, description) of the typed keys.
 _SPEC_TYPES = (
@@ -67,9 +72,11 @@ def load_cluster_spec(path: str | os.PathLike) -> dict[str, Any]:
     """
     spec = read_yaml_mapping(path, what="cluster spec", error=InputError)
     kind = spec.get("kind", "local")
-    if kind not in ("local", *_JOBQUEUE_CLASSES):
-        raise ConfigError(f"cluster spec {path}: unknown kind {kind!r} (local, slurm or pbs)")
-    known = ("kind", "dashboard_address", *(_LOCAL_KEYS if kind == "local" else _JOBQUEUE_KEYS))
+    if kind not in ("local", "cuda", *_JOBQUEUE_CLASSES):
+        raise ConfigError(f"cluster spec {path}: unknown kind {kind!r} (local, cuda, slurm or "
+                          "pbs)")
+    keys = {"local": _LOCAL_KEYS, "cuda": _CUDA_KEYS}.get(kind, _JOBQUEUE_KEYS)
+    known = ("kind", "dashboard_address", *keys)
     reject_unknown_keys(spec, known, f"cluster spec {path}: unknown key(s)")
     for key, types, what in _SPEC_TYPES:
         value = spec.get(key)
@@ -97,6 +104,22 @@ def _local_cluster(spec: dict[str, Any]):
             dashboard_address=spec.get("dashboard_address", DEFAULT_DASHBOARD),
             processes=processes, worker_dashboard_address=f"{LOCALHOST}:0", **where,
         )
+
+
+def _cuda_cluster(spec: dict[str, Any]):
+    """dask-cuda's LocalCUDACluster: one single-threaded worker process per GPU, each pinned
+    to its device (so ``--device gpu`` tasks of a worker use that worker's GPU)."""
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ConfigError("dask-cuda is needed for cuda cluster specs: pip install dask-cuda "
+                          "(or use a local spec with one worker per GPU)") from exc
+    n_workers = spec.get("n_workers")
+    return LocalCUDACluster(
+        CUDA_VISIBLE_DEVICES=list(range(int(n_workers))) if n_workers else None,
+        memory_limit=spec.get("memory_limit", "auto"),
+        dashboard_address=spec.get("dashboard_address", DEFAULT_DASHBOARD), host=LOCALHOST,
+    )
 
 
 def _jobqueue_cluster(spec: dict[str, Any]):
@@ -199,8 +222,9 @@ def open_client(
         cluster = None
     else:
         spec = spec or {"kind": "local"}
-        cluster = _local_cluster(spec) if spec.get("kind", "local") == "local" else \
-            _jobqueue_cluster(spec)
+        make = {"local": _local_cluster, "cuda": _cuda_cluster}.get(spec.get("kind", "local"),
+                                                                    _jobqueue_cluster)
+        cluster = make(spec)
         client = Client(cluster)
     announce(f"dask dashboard: {_dashboard_link(client, spec)}")
     try:

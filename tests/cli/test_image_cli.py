@@ -20,6 +20,7 @@ from astropy.wcs import WCS
 
 import vlassdask
 from vlassdask.cli.main import app, main
+from vlassdask.imaging.backend import NUMPY_BACKEND, resolve_backend
 from vlassdask.io.atomic import COMPLETION_MARKER
 from vlassdask.testing.ms import TEST_MS_DEFAULTS, make_test_ms
 
@@ -42,7 +43,7 @@ def imaged(cli_ms, tmp_path_factory):
     out = tmp_path_factory.mktemp("imaged")
     argv = ["image", "--ms", str(cli_ms), "--out", str(out / "x.zarr"), "--imsize", "256",
             "--cell", "2arcsec", "--weighting", "briggs", "--robust", "1",
-            "--scheduler", "threads", "--fits", str(out / "x.fits")]
+            "--scheduler", "threads", "--fits", str(out / "x.fits"), "--device", "auto"]
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
         rc = main(argv)
@@ -73,6 +74,8 @@ def test_store_readable_with_xarray(imaged, cli_ms):
         config = provenance["config"]
         assert config["imsize"] == [256, 256] and config["cell_arcsec"] == 2.0
         assert config["weighting"] == "briggs" and config["robust"] == 1.0
+        # --device auto is recorded as the device that ran
+        assert config["device"] == ("cpu" if resolve_backend("auto") is NUMPY_BACKEND else "gpu")
         assert provenance["inputs"][0]["path"] == str(cli_ms.absolute())
         assert ds.attrs["schema_version"]
         assert ds.attrs["product_kind"] == "dirty"

@@ -13,7 +13,11 @@ from vlassdask.deconvolution.major_cycle import client_images
 from vlassdask.errors import InputError
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.imaging.imaging_operator import ImagingOperator
-from vlassdask.imaging.memory import check_memory, estimate_imaging_memory
+from vlassdask.imaging.memory import (
+    check_memory,
+    estimate_device_memory,
+    estimate_imaging_memory,
+)
 from vlassdask.imaging.wplan import good_grid_size
 from vlassdask.io.ms_read import open_measurement_set
 from vlassdask.testing.ms import make_test_ms
@@ -24,6 +28,23 @@ CONFIG = ImagingConfig(imsize=(256, 256), cell_arcsec=3.0, weighting="briggs", r
 @pytest.fixture(scope="module")
 def ms(tmp_path_factory):
     return make_test_ms(tmp_path_factory.mktemp("memory"), name="m.ms", nchan_per_spw=2)
+
+
+def test_device_estimate_model(ms):
+    """Device memory: the prepared blocks (48 bytes per visibility, or only the row chunks in
+    flight with a block cache), accumulators + FFT + model grids and two float64 images."""
+    vis = open_measurement_set(ms)
+    n_vis = sum(ds.sizes["row"] * ds.sizes["chan"] for ds in vis.datasets)
+    config = CONFIG.replace(padding=2.0, accumulators=2, row_chunks=10)
+    est = estimate_device_memory(vis.datasets, config)
+    assert est.visibilities == 48 * n_vis
+    assert est.grids == (2 + 2) * 8 * good_grid_size(512) ** 2
+    assert est.images == 2 * 8 * 256 * 256
+    chans = max(ds.sizes["chan"] for ds in vis.datasets)
+    cached = estimate_device_memory(vis.datasets, config, cached=True)
+    assert cached.visibilities == 48 * min(n_vis, 2 * 10 * chans)
+    with pytest.raises(InputError, match="but the device has 1 MiB available"):
+        check_memory(est, 1 << 20, what="imaging", where="the device has")
 
 
 def test_estimate_model(ms):

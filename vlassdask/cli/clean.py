@@ -25,6 +25,7 @@ from vlassdask.cli.common import (
 from vlassdask.cli.imaging import (
     CellOption,
     DataColumnOption,
+    DeviceOption,
     GridderOption,
     ImsizeOption,
     PhaseCenterOption,
@@ -76,6 +77,7 @@ def clean(
     gridder: GridderOption = None,
     phase_center: PhaseCenterOption = None,
     data_column: DataColumnOption = None,
+    device: DeviceOption = None,
     deconvolver: Annotated[str | None, typer.Option(
         "--deconvolver", help=f"Minor-cycle algorithm: {', '.join(DECONVOLVERS)}. tclean "
         "default: hogbom.")] = None,
@@ -158,7 +160,7 @@ def clean(
     clean_base = CleanConfig.from_mapping(sections.get("clean") or {})
     imaging_cfg = imaging_config(
         imaging_base, imsize=imsize, cell=cell, weighting=weighting, robust=robust, taper=taper,
-        gridder=gridder, phase_center=phase_center, data_column=data_column)
+        gridder=gridder, phase_center=phase_center, data_column=data_column, device=device)
     clean_cfg = clean_base.replace(
         deconvolver=deconvolver, scales=parse_scales(scales) if scales else None,
         smallscalebias=smallscalebias, niter=niter, cycleniter=cycleniter, nsigma=nsigma,

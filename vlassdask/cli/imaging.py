@@ -21,7 +21,8 @@ from vlassdask.cli.common import (
     run_on_scheduler,
 )
 from vlassdask.errors import ConfigError
-from vlassdask.imaging.config import WEIGHTINGS, ImagingConfig
+from vlassdask.imaging.backend import NUMPY_BACKEND, resolve_backend
+from vlassdask.imaging.config import DEVICES, WEIGHTINGS, ImagingConfig
 from vlassdask.io.config_files import read_yaml_mapping
 
 _ANGLE_UNITS = {"arcsec": 1.0, "asec": 1.0, '"': 1.0, "arcmin": 60.0, "amin": 60.0, "'": 60.0,
@@ -106,21 +107,39 @@ PhaseCenterOption = Annotated[str | None, typer.Option(
     "the centre of the observed fields.")]
 DataColumnOption = Annotated[str | None, typer.Option(
     "--data-column", help="Visibility column: DATA, CORRECTED_DATA, MODEL_DATA.")]
+DeviceOption = Annotated[str | None, typer.Option(
+    "--device", help=f"Where gridding, FFTs and major cycles run: {', '.join(DEVICES)}. gpu "
+    "needs cupy and a CUDA device (pip install 'vlassdask[gpu]'; docs/gpu.md); auto uses the "
+    "GPU when one is usable. Default cpu.")]
+
+
+def resolved_device(device: str) -> str:
+    """``device`` as it will run: ``auto`` becomes ``gpu`` or ``cpu`` (what the product's
+    provenance records); ``gpu`` without cupy or a device raises
+    :class:`~vlassdask.errors.ConfigError` (the CLI's one-line error). Unknown names are
+    returned as given, for the configuration to refuse."""
+    if device not in DEVICES:
+        return device
+    return "cpu" if resolve_backend(device) is NUMPY_BACKEND else "gpu"
 
 
 def imaging_config(base: ImagingConfig, *, imsize: str | None, cell: str | None,
                    weighting: str | None, robust: float | None, taper: str | None,
                    gridder: str | None, phase_center: str | None, data_column: str | None,
-                   **more) -> ImagingConfig:
+                   device: str | None, **more) -> ImagingConfig:
     """``base`` with the shared imaging options (as typed on the command line) and ``more``
-    (ImagingConfig fields) applied; options left out (None) keep the base value."""
+    (ImagingConfig fields) applied; options left out (None) keep the base value.
+
+    The device is resolved here, before any work starts (:func:`resolved_device`).
+    """
+    device = resolved_device(device or base.device)
     return base.replace(
         imsize=parse_imsize(imsize) if imsize else None,
         cell_arcsec=parse_angle_arcsec(cell) if cell else None,
         weighting=weighting, robust=robust,
         taper_arcsec=parse_angle_arcsec(taper) if taper else None, gridder=gridder,
         phase_center_deg=parse_phase_center(phase_center) if phase_center else None,
-        data_column=data_column, **more,
+        data_column=data_column, device=device, **more,
     )
 
 
@@ -152,6 +171,7 @@ def image(
         "--spw", help="Spectral windows to image, CASA style: 0,3 or 0~3 (or 0-3). Default: "
         "all.")] = None,
     data_column: DataColumnOption = None,
+    device: DeviceOption = None,
     row_chunks: Annotated[int | None, typer.Option(
         "--row-chunks", help="Rows per dask chunk (memory per task).")] = None,
     config: Annotated[Path | None, typer.Option(
@@ -182,7 +202,7 @@ def image(
     ) if config else ImagingConfig()
     cfg = imaging_config(
         base, imsize=imsize, cell=cell, weighting=weighting, robust=robust, taper=taper,
-        gridder=gridder, phase_center=phase_center, data_column=data_column,
+        gridder=gridder, phase_center=phase_center, data_column=data_column, device=device,
         w_planes=wplanes, w_layers=wlayers, support=support, epsilon=epsilon, padding=padding,
         fields=tuple(field) if field else None,
         spws=tuple(parse_spw_selection(spw)) if spw else None,

@@ -6,6 +6,7 @@ A thin layer over :func:`vlassdask.products.quicklook.make_quicklook_product`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from vlassdask.cli.common import (
     path_bytes,
     run_on_scheduler,
 )
+from vlassdask.cli.imaging import DeviceOption, resolved_device
 from vlassdask.io.config_files import read_yaml_mapping
 
 #: Exit status when QA did not accept the image (needs review or rejected); products are written.
@@ -42,6 +44,7 @@ def quicklook(
     visibility_cache: Annotated[str, typer.Option(
         "--visibility-cache", help="Where the prepared visibilities stay between major cycles: "
         "memory, zarr or auto.")] = "auto",
+    device: DeviceOption = None,
     scheduler: SchedulerOption = None,
     cluster: ClusterOption = None,
     overwrite: OverwriteOption = False,
@@ -65,6 +68,8 @@ def quicklook(
 
     doc = read_yaml_mapping(config, what="Quick Look configuration") if config else {}
     cfg = QuickLookConfig.from_document(doc, preset=preset)
+    cfg = dataclasses.replace(cfg, imaging=cfg.imaging.replace(
+        device=resolved_device(device or cfg.imaging.device)))
     with run_on_scheduler(scheduler, cluster, job_bytes=path_bytes(ms)) as threads, \
             contextlib.redirect_stdout(sys.stderr):
         cfg = cfg.with_threads(threads.total, threads.per_worker)

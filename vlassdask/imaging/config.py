@@ -15,6 +15,8 @@ from vlassdask.errors import ConfigError, reject_unknown_keys
 
 WEIGHTINGS = ("natural", "uniform", "briggs")
 GRIDDERS = ("auto", "wproject", "2d")
+#: Where the gridding runs: the CPU, a CUDA GPU (cupy), or the GPU when one is usable.
+DEVICES = ("cpu", "gpu", "auto")
 
 
 def _is(value: Any, kind: str) -> bool:
@@ -60,6 +62,7 @@ _FIELD_TYPES = {
     "fft_threads": ("int", "a whole number"),
     "model_grids": ("int", "a whole number"),
     "make_psf": ("bool", "true or false"),
+    "device": ("str", f"one of {', '.join(DEVICES)}"),
 }
 _OPTIONAL = ("padding", "w_planes", "w_layers", "support", "phase_center_deg", "fields", "spws")
 
@@ -108,6 +111,9 @@ class ImagingConfig:
         kernel support with it.
     make_psf
         Also compute the point-spread function.
+    device
+        ``cpu``, ``gpu`` (gridding, FFTs and major cycles on a CUDA GPU with cupy; an error
+        without one) or ``auto`` (the GPU when one is usable, else the CPU).
     """
 
     imsize: tuple[int, int] = (2048, 2048)
@@ -130,6 +136,7 @@ class ImagingConfig:
     fft_threads: int = 1
     model_grids: int = 1
     make_psf: bool = True
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -146,6 +153,8 @@ class ImagingConfig:
             raise ConfigError(f"taper must be >= 0 arcsec, got {self.taper_arcsec}")
         if self.gridder not in GRIDDERS:
             raise ConfigError(f"gridder must be one of {GRIDDERS}, got {self.gridder!r}")
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.support is not None and self.support < 1:
             raise ConfigError(f"support must be >= 1 cells, got {self.support}")
         if self.epsilon is not None and not 0 < self.epsilon < 1:

@@ -18,12 +18,18 @@ is a lazy dask graph over those blocks:
 
 Image graphs run the w-layers one after another; within a layer the blocks are folded into
 ``accumulators`` grids (per-worker accumulation). All array kernels go through the backend seam
-(:mod:`vlassdask.imaging.backend`), chosen by the blocks' array type.
+(:mod:`vlassdask.imaging.backend`), chosen by the blocks' array type: with a device backend
+(``ImagingConfig.device``, :func:`vlassdask.imaging.backend.resolve_backend`) every prepared
+block is moved to the device once, when it is prepared (or each time it is read back from a
+block cache), and stays there across major cycles; grids and model grids never leave the
+device, and only the finished images (and predicted visibilities) come back to the host.
 
 Peak memory
 -----------
 * persisted blocks: 48 bytes per gridded visibility + 32 bytes per row (see ``Weighted``),
-  spread over the workers (:attr:`ImagingOperator.block_bytes`);
+  spread over the workers (:attr:`ImagingOperator.block_bytes`); with a device backend the 48
+  bytes per visibility are device memory (checked before the build by
+  :func:`vlassdask.imaging.memory.estimate_device_memory`);
 * an image graph: ``accumulators x n_grids x G^2 x 8`` bytes (complex64 grids; G = plan.ngrid,
   n_grids = 2 with the first-order Fresnel correction) + one layer FFT grid + for ``residual``
   one model grid per layer in flight + two (nx, ny) float64 images;
@@ -45,7 +51,7 @@ import numpy as np
 import xarray as xr
 
 from vlassdask.errors import InputError
-from vlassdask.imaging.backend import NUMPY_BACKEND, Backend, backend_for
+from vlassdask.imaging.backend import NUMPY_BACKEND, Backend, backend_for, resolve_backend
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.imaging.first_pass import (
     Weighted,
@@ -65,7 +71,11 @@ from vlassdask.imaging.graph import (
     tree_reduce,
     worker_memory_bytes,
 )
-from vlassdask.imaging.memory import check_memory, estimate_imaging_memory
+from vlassdask.imaging.memory import (
+    check_memory,
+    estimate_device_memory,
+    estimate_imaging_memory,
+)
 from vlassdask.imaging.mosaic_beam import FieldWeights, merge_field_weights
 from vlassdask.imaging.operator import (
     add_layer_to_image,
@@ -75,6 +85,7 @@ from vlassdask.imaging.operator import (
     grid_residual_layer,
     layer_span,
     model_layer_grids,
+    to_backend,
 )
 from vlassdask.imaging.primary_beam import vla_primary_beam
 from vlassdask.imaging.visibilities import rotate_phase_center
@@ -99,9 +110,28 @@ def _density_step(acc, meta, scheme: WeightingScheme, _after=None):
     return add_density(acc, meta.uvw, meta.freq, meta.wsum, scheme)
 
 
-def _prepared(block, density, scheme, f2, plan, cache, key):
+def _on_backend(wb: Weighted, backend: Backend) -> Weighted:
+    """``wb`` with its gridding-order arrays on ``backend`` (the rows stay on the host)."""
+    return wb._replace(sorted=to_backend(wb.sorted, backend))
+
+
+@dataclass(frozen=True)
+class _CacheOnBackend:
+    """A :class:`BlockCache` whose blocks are read back onto ``backend``."""
+
+    cache: BlockCache
+    backend: Backend
+
+    def put(self, key: str, block: Weighted) -> Any:
+        return self.cache.put(key, block)
+
+    def get(self, handle: Any) -> Weighted:
+        return _on_backend(self.cache.get(handle), self.backend)
+
+
+def _prepared(block, density, scheme, f2, plan, cache, key, backend):
     weighted = weight_block(block, density, scheme, f2, plan)
-    return weighted if cache is None else cache.put(key, weighted)
+    return _on_backend(weighted, backend) if cache is None else cache.put(key, weighted)
 
 
 def _load(item, cache) -> Weighted:
@@ -117,8 +147,9 @@ def _field_weights_of(item, cache) -> FieldWeights:
     """Imaging weights of one block summed per (field, channel)."""
     wb = _load(item, cache)
     nchan = wb.freq.size
-    index = np.asarray(wb.sorted.index)
-    weights = np.asarray(wb.sorted.values[1]).real.astype(np.float64)
+    to_numpy = backend_for(wb.sorted.pu).to_numpy
+    index = to_numpy(wb.sorted.index)
+    weights = to_numpy(wb.sorted.values[1]).real.astype(np.float64)
     fields, inverse = np.unique(np.asarray(wb.field_id)[index // nchan], return_inverse=True)
     table = np.zeros((fields.size, nchan))
     np.add.at(table, (inverse, index % nchan), weights)
@@ -146,13 +177,14 @@ def _beam_factors(wb: Weighted, index: np.ndarray, beam_at) -> np.ndarray:
 def _moment_values(wb: Weighted, lo: int, hi: int, moment: int, reffreq: float, beam_at=None):
     """Imaging weights times ((nu - nu_ref) / nu_ref)^moment (times the entry's primary beam
     towards a direction, with ``beam_at``), for entries lo:hi."""
-    values = np.zeros_like(wb.sorted.values[1])
+    backend = backend_for(wb.sorted.pu)
+    values = backend.zeros(wb.sorted.values[1].shape, dtype=wb.sorted.values[1].dtype)
     nchan = wb.freq.shape[0]
-    index = wb.sorted.index[lo:hi]
+    index = backend.to_numpy(wb.sorted.index[lo:hi])
     factor = ((wb.freq[index % nchan] - reffreq) / reffreq) ** moment
     if beam_at is not None:
         factor = factor * _beam_factors(wb, index, beam_at)
-    values[lo:hi] = wb.sorted.values[1][lo:hi] * factor
+    values[lo:hi] = wb.sorted.values[1][lo:hi] * backend.asarray(factor)
     return values
 
 
@@ -196,7 +228,8 @@ def _finish(image, plan: GridPlan, sumwt: float) -> np.ndarray:
 def _degrid_step(out, item, cache, plan: GridPlan, layer: int, model_grids):
     wb = _load(item, cache)
     if out is None:
-        out = np.zeros((wb.uvw.shape[0], wb.freq.shape[0]), dtype=np.complex64)
+        out = backend_for(wb.sorted.pu).zeros((wb.uvw.shape[0], wb.freq.shape[0]),
+                                              dtype=np.complex64)
     return degrid_layer(wb.sorted, model_grids, plan, layer, out)
 
 
@@ -204,6 +237,7 @@ def _to_field_centers(out, item, cache, centers: np.ndarray, image_center) -> np
     wb = _load(item, cache)
     if out is None:
         out = np.zeros((wb.uvw.shape[0], wb.freq.shape[0]), dtype=np.complex64)
+    out = backend_for(out).to_numpy(out)
     for f, rows in rows_by_field(wb.field_id):
         _, out[rows] = rotate_phase_center(wb.uvw[rows], out[rows], wb.freq, image_center,
                                            tuple(centers[f]))
@@ -300,6 +334,7 @@ class ImagingOperator:
         weight_column: str = "WEIGHT",
         cache: BlockCache | None = None,
         client_images: int = 1,
+        backend: Backend | None = None,
     ) -> ImagingOperator:
         """Run the first pass, plan the gridding and persist the prepared blocks.
 
@@ -317,14 +352,21 @@ class ImagingOperator:
             Keep the prepared blocks in this cache instead of worker memory.
         client_images
             Float64 images the caller will hold besides the operator's (for the memory check).
+        backend
+            The array backend to keep the prepared blocks on and run the kernels with; default:
+            ``resolve_backend(config.device)``.
 
         Raises
         ------
+        ConfigError
+            ``config.device`` is ``gpu`` and no usable GPU is present.
         InputError
             Before computing: the job's memory estimate
             (:func:`vlassdask.imaging.memory.estimate_imaging_memory`) exceeds the memory of
-            the workers. Then: no visibilities, everything flagged, all weights zero, NaN data,
-            or all data off the grid.
+            the workers, or, for a device backend, its device estimate
+            (:func:`vlassdask.imaging.memory.estimate_device_memory`) exceeds the device's free
+            memory. Then: no visibilities, everything flagged, all weights zero, NaN data, or
+            all data off the grid.
 
         Notes
         -----
@@ -337,11 +379,18 @@ class ImagingOperator:
         else:
             center = image_phase_center(datasets)
         nx, ny = config.imsize
+        backend = resolve_backend(config.device) if backend is None else backend
+        what = f"imaging {nx}x{ny} pixels of {config.cell_arcsec:g} arcsec"
         estimate = estimate_imaging_memory(datasets, config, client_images=client_images)
-        if cache is not None:  # the prepared blocks go to disk
+        if cache is not None or backend.memory_bytes is not None:  # blocks on disk or device
             estimate = dataclasses.replace(estimate, visibilities=0)
-        check_memory(estimate, worker_memory_bytes(),
-                     what=f"imaging {nx}x{ny} pixels of {config.cell_arcsec:g} arcsec")
+        check_memory(estimate, worker_memory_bytes(), what=what)
+        if backend.memory_bytes is not None:
+            check_memory(estimate_device_memory(datasets, config, cached=cache is not None),
+                         backend.memory_bytes(), what=f"{what} on the {backend.name} device",
+                         where="the device has")
+        if cache is not None:
+            cache = _CacheOnBackend(cache, backend)
         scheme = WeightingScheme(config.weighting, config.robust, config.taper_arcsec, (nx, ny),
                                  config.cell_rad)
         metas, blocks = chunk_tasks(datasets, config, weight_column, center)
@@ -359,7 +408,8 @@ class ImagingOperator:
         plan_key = shared(plan)
         density_key = shared(density) if density is not None else None
         weighted = [dask.delayed(_prepared)(b, density_key, scheme, f2, plan_key, cache,
-                                            f"block-{i}") for i, b in enumerate(blocks)]
+                                            f"block-{i}", backend)
+                    for i, b in enumerate(blocks)]
         weighted = persist_delayed(weighted)
         (totals,) = dask.compute(tree_reduce(
             [dask.delayed(_totals_of)(w, cache) for w in weighted], _add_totals))
@@ -381,7 +431,7 @@ class ImagingOperator:
                     "gridded": totals[2]},
             field_centers_rad=np.asarray(datasets[0].attrs["field_phase_centers_rad"],
                                          dtype=np.float64),
-            cache=cache, _plan_key=plan_key,
+            cache=cache, backend=backend, _plan_key=plan_key,
         )
 
     @property

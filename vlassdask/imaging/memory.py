@@ -13,6 +13,10 @@ grid, the Quick Look mosaic beam, a larger padding).
 * images: the weight-density grids of uniform and Briggs weighting (``accumulators`` float64
   ``nx x ny`` grids, in the first pass) or the float64 image a graph accumulates plus the
   ``client_images`` its caller holds, whichever is larger.
+
+With a device backend (``ImagingConfig.device``) the prepared blocks and the grids live in
+device memory: :func:`estimate_device_memory` is checked against the device's free memory
+before anything is allocated there, and the host estimate leaves the visibilities out.
 """
 
 from __future__ import annotations
@@ -81,8 +85,31 @@ def estimate_imaging_memory(datasets: list[xr.Dataset], config: ImagingConfig, *
                           images=max(density, (1 + client_images) * image))
 
 
-def check_memory(estimate: MemoryEstimate, available: int, *, what: str) -> None:
-    """Refuse a job whose estimate exceeds the memory available to the workers.
+def estimate_device_memory(datasets: list[xr.Dataset], config: ImagingConfig, *,
+                           cached: bool = False) -> MemoryEstimate:  # fmt: skip
+    """Lower bound of the device memory of imaging ``datasets`` on a GPU (the device memory
+    model of :mod:`vlassdask.imaging.backend_cuda`), from their sizes only.
+
+    * visibilities: the prepared blocks, 48 bytes per visibility (with a block cache
+      (``cached``), only the blocks in flight: one row chunk per accumulator);
+    * grids: ``accumulators`` complex64 grids, one FFT grid and one model grid, of side
+      ``G = good_size(padding x max(nx, ny))``;
+    * images: the float64 image a graph accumulates and the grid-corrected model.
+    """
+    nx, ny = config.imsize
+    n_vis = sum(ds.sizes["row"] * ds.sizes["chan"] for ds in datasets)
+    if cached:
+        chans = max((ds.sizes["chan"] for ds in datasets), default=0)
+        n_vis = min(n_vis, config.accumulators * config.row_chunks * chans)
+    side = good_grid_size((config.padding or min(AUTO_PADDINGS)) * max(nx, ny))
+    return MemoryEstimate(visibilities=48 * n_vis, grids=(config.accumulators + 2) * 8 * side**2,
+                          images=2 * 8 * nx * ny)
+
+
+def check_memory(estimate: MemoryEstimate, available: int, *, what: str,
+                 where: str = "the workers have") -> None:  # fmt: skip
+    """Refuse a job whose estimate exceeds the memory available to the workers (or, with
+    ``where="the device has"``, to a device).
 
     Raises
     ------
@@ -90,6 +117,6 @@ def check_memory(estimate: MemoryEstimate, available: int, *, what: str) -> None
         With the estimate, its parts and the memory available.
     """
     if estimate.total > available:
-        raise InputError(f"{what} needs at least {estimate.describe()} of memory, but the "
-                         f"workers have {_gib(available)} available: use a smaller image, "
+        raise InputError(f"{what} needs at least {estimate.describe()} of memory, but "
+                         f"{where} {_gib(available)} available: use a smaller image, "
                          "larger cells or a machine (cluster) with more memory")

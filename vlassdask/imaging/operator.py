@@ -8,7 +8,9 @@ the type of the block's arrays, so the same code runs on numpy (numba kernels) a
 backend. Memory model: one (G, G) complex grid (G = plan.ngrid; two with the first-order Fresnel
 correction; the residual needs the layer's model grid as well) plus one (nx, ny) float64 image,
 plus the visibilities gathered in gridding order (~32 bytes + 8 per value array per visibility);
-FFTs are done in place.
+FFTs are done in place. The visibilities are sorted on the host (:func:`sort_for_plan`) and moved
+to the arrays' backend once (:func:`to_backend`); with a device backend the grids and images
+then stay in device memory.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ def sort_for_plan(
     """
     return sort_visibilities(uvw, freq, values, mask=mask, layer_width=plan.layer_width,
                              n_layers=plan.n_layers, cell=plan.cell, ngrid=plan.ngrid)
+
+
+def to_backend(sorted_vis: SortedVisibilities, backend: Backend) -> SortedVisibilities:
+    """``sorted_vis`` with its per-visibility arrays on ``backend`` (copied to the device once
+    for device backends, unchanged for numpy); the layer bounds stay on the host."""
+    return sorted_vis._replace(
+        pu=backend.asarray(sorted_vis.pu), pv=backend.asarray(sorted_vis.pv),
+        w=backend.asarray(sorted_vis.w), index=backend.asarray(sorted_vis.index),
+        values=tuple(backend.asarray(v) for v in sorted_vis.values))
 
 
 def layer_span(sorted_vis: SortedVisibilities, layer: int) -> tuple[int, int]:
@@ -165,11 +176,12 @@ def dirty_image(
     Parameters
     ----------
     uvw
-        float64 (row, 3) metres.
+        float64 (row, 3) metres (host array).
     freq
-        float64 (chan,) Hz.
+        float64 (chan,) Hz (host array).
     vis
-        complex (row, chan) weighted visibilities (weights already multiplied in).
+        complex (row, chan) weighted visibilities (weights already multiplied in): a numpy
+        array, or a device (cupy) array to grid on the device.
     plan
         Gridding plan.
     nthreads
@@ -177,13 +189,15 @@ def dirty_image(
 
     Returns
     -------
-    image : numpy.ndarray
-        float64 (nx, ny), indexed [x, y] (l decreasing along x).
+    image : numpy.ndarray or device array
+        float64 (nx, ny) of the backend of ``vis``, indexed [x, y] (l decreasing along x).
     dropped : int
         Visibilities outside the grid.
     """
-    sorted_vis = sort_for_plan(uvw, freq, (vis,), plan, mask=vis != 0)
-    image = np.zeros((plan.nx, plan.ny), dtype=np.float64)
+    backend = backend_for(vis)
+    host = backend.to_numpy(vis)
+    sorted_vis = to_backend(sort_for_plan(uvw, freq, (host,), plan, mask=host != 0), backend)
+    image = backend.zeros((plan.nx, plan.ny), dtype=np.float64)
     dropped = 0
     for layer in range(plan.n_layers):
         grid, n = grid_layer(sorted_vis, 0, plan, layer)
@@ -205,15 +219,18 @@ def predict_visibilities(
     """Model visibilities of ``image``: the exact adjoint of :func:`dirty_image`.
 
     V_k = sum_{x,y} I(x, y) exp(+2 pi i (u l + v m + w (n - 1))), up to the gridding accuracy.
+    ``image`` (nx, ny) may be a numpy or a device (cupy) array; ``uvw`` and ``freq`` are host
+    arrays.
 
     Returns
     -------
-    numpy.ndarray
-        complex (row, chan) of ``dtype``.
+    numpy.ndarray or device array
+        complex (row, chan) of ``dtype``, of the backend of ``image``.
     """
-    out = np.zeros((uvw.shape[0], freq.shape[0]), dtype=dtype)
-    sorted_vis = sort_for_plan(uvw, freq, (), plan)
-    corrected = apply_grid_correction(np.array(image, dtype=np.float64), plan)
+    backend = backend_for(image)
+    out = backend.zeros((uvw.shape[0], freq.shape[0]), dtype=dtype)
+    sorted_vis = to_backend(sort_for_plan(uvw, freq, (), plan), backend)
+    corrected = apply_grid_correction(image.astype(np.float64), plan)
     for layer in range(plan.n_layers):
         lo, hi = layer_span(sorted_vis, layer)
         if hi == lo:

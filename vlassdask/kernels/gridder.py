@@ -9,7 +9,8 @@ is real, so only w >= 0 layers are needed.
 
 Each visibility's two 1-D kernels (u and v axes) are interpolated linearly from a
 :class:`~vlassdask.kernels.wkernels.KernelTable` in tap offset and in chirp rate
-a = chirp (w - w_layer); their outer product (support^2 taps) is accumulated.
+a = chirp (w - w_layer) (:func:`vlassdask.kernels.taps.kernel_taps`, shared with the CUDA
+gridder); their outer product (support^2 taps) is accumulated.
 """
 
 from __future__ import annotations
@@ -17,43 +18,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from vlassdask.kernels.taps import kernel_taps
 from vlassdask.kernels.wkernels import KernelTable
 
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _taps(pos, a, table, a_min, inv_da, support, oversample, out):
-    """Fill ``out`` with the interpolated kernel values for a grid position; return first tap.
-
-    ``table`` is tap-major (plane, oversample + 1, support) with the alternating sign of the FFT
-    centring baked in, so the taps come from two contiguous rows (four in w mode).
-    """
-    first = int(np.floor(pos - 0.5 * support)) + 1
-    tp = (first - pos + 0.5 * support) * oversample
-    j = min(max(int(tp), 0), oversample - 1)
-    ft = tp - j
-    sign = 1.0 - 2.0 * (first & 1)
-    if table.shape[0] > 1:
-        ap = (a - a_min) * inv_da
-        ia = min(max(int(np.floor(ap)), 0), table.shape[0] - 2)
-        fa = ap - ia
-        w00 = sign * (1.0 - fa) * (1.0 - ft)
-        w01 = sign * (1.0 - fa) * ft
-        w10 = sign * fa * (1.0 - ft)
-        w11 = sign * fa * ft
-        r00 = table[ia, j]
-        r01 = table[ia, j + 1]
-        r10 = table[ia + 1, j]
-        r11 = table[ia + 1, j + 1]
-        for i in range(support):
-            out[i] = w00 * r00[i] + w01 * r01[i] + w10 * r10[i] + w11 * r11[i]
-    else:
-        w0 = sign * (1.0 - ft)
-        w1 = sign * ft
-        r0 = table[0, j]
-        r1 = table[0, j + 1]
-        for i in range(support):
-            out[i] = w0 * r0[i] + w1 * r1[i]
-    return first
+_taps = numba.njit(cache=True, nogil=True, inline="always")(kernel_taps)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")

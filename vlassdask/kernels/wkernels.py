@@ -21,6 +21,7 @@ non-separable screen needs 2-D tables and is not implemented yet.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,6 +77,15 @@ class KernelTable:
             signs = np.where(np.arange(s) % 2, -1.0, 1.0)
             self._tap_major[key] = np.ascontiguousarray(values[:, index] * signs,
                                                         dtype=out_type)
+        return self._tap_major[key]
+
+    def tap_major_on(self, to_device: Callable, dtype: np.dtype):
+        """:meth:`tap_major` copied to a device by ``to_device`` (e.g. ``numba.cuda.to_device``
+        or ``cupy.asarray``), once per device function and precision (cached with the table, so
+        a table shared with a dask worker is copied to that worker's device once)."""
+        key = (getattr(to_device, "__qualname__", repr(to_device)), np.dtype(dtype).str)
+        if key not in self._tap_major:
+            self._tap_major[key] = to_device(self.tap_major(dtype))
         return self._tap_major[key]
 
 
