@@ -60,7 +60,6 @@ _FIELD_TYPES = {
     "row_chunks": ("int", "a whole number"),
     "accumulators": ("int", "a whole number"),
     "fft_threads": ("int", "a whole number"),
-    "model_grids": ("int", "a whole number"),
     "make_psf": ("bool", "true or false"),
     "device": ("str", f"one of {', '.join(DEVICES)}"),
 }
@@ -105,10 +104,6 @@ class ImagingConfig:
         Grids accumulated in parallel (one per worker thread is a good choice).
     fft_threads
         Threads per FFT.
-    model_grids
-        Model grids a major cycle makes per w-layer (the spectral beam groups of a mosaic, 1
-        otherwise): the planner weighs w-layers (each costing that many FFTs per cycle) against
-        kernel support with it.
     make_psf
         Also compute the point-spread function.
     device
@@ -134,7 +129,6 @@ class ImagingConfig:
     row_chunks: int = 20000
     accumulators: int = 1
     fft_threads: int = 1
-    model_grids: int = 1
     make_psf: bool = True
     device: str = "cpu"
 
@@ -161,9 +155,8 @@ class ImagingConfig:
             raise ConfigError(f"epsilon must lie in (0, 1), got {self.epsilon}")
         if self.w_planes is not None and self.w_planes < 1:
             raise ConfigError(f"w_planes must be >= 1, got {self.w_planes}")
-        if min(self.row_chunks, self.accumulators, self.fft_threads, self.model_grids) < 1:
-            raise ConfigError("row_chunks, accumulators, fft_threads and model_grids must be "
-                              ">= 1")
+        if self.row_chunks < 1 or self.accumulators < 1 or self.fft_threads < 1:
+            raise ConfigError("row_chunks, accumulators and fft_threads must be >= 1")
         if self.phase_center_deg is not None:
             ra, dec = self.phase_center_deg
             if not (0 <= ra < 360 and -90 <= dec <= 90):

@@ -403,8 +403,7 @@ class ImagingOperator:
         plan = plan_gridding(nx, ny, config.cell_rad, summary.w_max, epsilon=config.epsilon,
                              padding=config.padding, gridder=config.effective_gridder,
                              n_layers=config.w_layers, support=config.support,
-                             n_vis=int(summary.counts[1]), w_planes=config.w_planes,
-                             model_grids=config.model_grids)
+                             n_vis=int(summary.counts[1]), w_planes=config.w_planes)
         plan_key = shared(plan)
         density_key = shared(density) if density is not None else None
         weighted = [dask.delayed(_prepared)(b, density_key, scheme, f2, plan_key, cache,

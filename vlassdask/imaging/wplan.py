@@ -23,15 +23,8 @@ from vlassdask.kernels.antialias import ESKernel, choose_es_kernel
 from vlassdask.kernels.constants import SPEED_OF_LIGHT
 from vlassdask.kernels.wkernels import KernelTable, make_kernel_table, required_support
 
-# Relative costs, measured on the 2-core development VM (benchmarks/RESULTS.md, "Planner cost
-# model"): one complex multiply-add of a kernel tap ~4 ns on a large grid; a c2c FFT ~0.46 ns
-# per point per log2(points) of a 2-D transform; a w-layer's image pass (w phase, Fresnel term,
-# signs: spread or accumulate) ~18 ns per image pixel; a w-layer's dask tasks and grid
-# allocation ~2 ms.
 _COST_PER_TAP = 1.0  # relative cost of one complex multiply-add on the grid
-_COST_PER_FFT_POINT = 0.12  # relative cost per point per log2(size) of a 2-D FFT
-_COST_PER_IMAGE_PIXEL = 4.5  # relative cost per image pixel of a w-layer's image pass
-_COST_PER_LAYER = 5e5  # relative fixed cost of a w-layer (tasks, grid allocation)
+_COST_PER_FFT_POINT = 1.0  # relative cost per point per log2(size) of a 2-D FFT (+ layer pass)
 _MAX_TABLE_BYTES = 512 * 2**20  # kernel tables beyond this mean too few w-layers were asked for
 _COST_PER_TABLE_POINT = 0.05  # relative cost of building the kernel table (dense BLAS)
 
@@ -211,16 +204,14 @@ def _table_bytes(planes: int, oversample: int, support: int) -> int:
     return planes * (oversample + 1) * support * 16
 
 
-def _fft_cost(ngrid: int, layers: int, image_pixels: int) -> float:
-    """Cost of one imaging pass's per-layer work: FFT, image pass and fixed overhead."""
-    return layers * (ngrid**2 * 2 * math.log2(ngrid) * _COST_PER_FFT_POINT
-                     + image_pixels * _COST_PER_IMAGE_PIXEL + _COST_PER_LAYER)
+def _fft_cost(ngrid: int, layers: int) -> float:
+    return layers * ngrid**2 * 2 * math.log2(ngrid) * _COST_PER_FFT_POINT
 
 
 def _layout(
     nx: int, ny: int, cell: float, w_max: float, *, epsilon: float, padding: float,
     gridder: str, n_layers: int | None, support: int | None, n_vis: int, w_planes: int | None,
-    single: bool, model_grids: int = 1,
+    single: bool,
 ) -> _Layout | None:
     kernel = choose_es_kernel(float(epsilon), float(padding))
     if single and edge_amplification(kernel, padding) * _SINGLE_PRECISION_NOISE > epsilon:
@@ -233,7 +224,7 @@ def _layout(
     negligible = 2 * math.pi * w_max * (1.0 - math.sqrt(1.0 - r2_max)) <= epsilon
     if gridder == "2d" or w_planes == 1 or (gridder == "auto" and negligible) or w_max == 0.0:
         s = max(support or kernel.width, kernel.width)
-        cost = n_vis * s * s * _COST_PER_TAP + _fft_cost(ngrid, 1, nx * ny)
+        cost = n_vis * s * s * _COST_PER_TAP + _fft_cost(ngrid, 1)
         return _Layout(padding, kernel, ngrid, False, 1, math.inf, 0.0, s, 0.0, cost)
 
     oversample = _oversample_for(kernel, epsilon, edge_amplification(kernel, padding))
@@ -245,11 +236,9 @@ def _layout(
         grids = 2 if first_order else 1
         planes = _kernel_planes(a_max, epsilon, padding)
         table_cost = planes * 20 * s * s * oversample * _COST_PER_TABLE_POINT
-        # complex w-kernels cost ~2 real taps; the companion grid doubles the multiply-adds; a
-        # major cycle grids and degrids every visibility once (two passes) and transforms
-        # model_grids + 1 grids per layer
-        cost = n_vis * s * s * _COST_PER_TAP * 2.0 * grids + table_cost + \
-            grids * _fft_cost(ngrid, layers, nx * ny) * (model_grids + 1) / 2.0
+        # complex w-kernels cost ~2 real taps; the companion grid doubles the multiply-adds
+        cost = n_vis * s * s * _COST_PER_TAP * 2.0 * grids + \
+            grids * _fft_cost(ngrid, layers) + table_cost
         if _table_bytes(planes, oversample, s) > _MAX_TABLE_BYTES:
             cost = math.inf
         return _Layout(padding, kernel, ngrid, True, layers, width, a_max, s, chirp, cost, alpha,
@@ -290,7 +279,6 @@ def plan_gridding(
     n_vis: int = 10_000_000,
     w_planes: int | None = None,
     single_precision: bool = True,
-    model_grids: int = 1,
 ) -> GridPlan:
     """Choose the gridding parameters for an image.
 
@@ -322,10 +310,6 @@ def plan_gridding(
     single_precision
         The grid will be complex64 (as for Measurement Set data): paddings whose edge
         amplification of float32 rounding exceeds ``epsilon`` are not used.
-    model_grids
-        Model grids a major cycle transforms per w-layer besides the residual grid (spectral
-        beam groups of a mosaic): each w-layer then costs ``(model_grids + 1) / 2`` times the
-        FFTs of one imaging pass.
     """
     if nx < 2 or ny < 2 or nx % 2 or ny % 2:
         raise ConfigError(f"image size must be even and >= 2, got {nx} x {ny}")
@@ -340,7 +324,7 @@ def plan_gridding(
     w_max = float(abs(w_max))
     layouts = [_layout(nx, ny, cell, w_max, epsilon=epsilon, padding=p, gridder=gridder,
                        n_layers=n_layers, support=support, n_vis=n_vis, w_planes=w_planes,
-                       single=single_precision and not padding, model_grids=model_grids)
+                       single=single_precision and not padding)
                for p in ((padding,) if padding else AUTO_PADDINGS)]
     layouts = [lay for lay in layouts if lay is not None]
     if not layouts:

@@ -409,10 +409,8 @@ def make_quicklook_product(
             t0 = time.perf_counter()
             if operator is None or operator.shape[0] != params.imsize:
                 operator = beam_images = psf = None
-                imaging = config.imaging.replace(
-                    imsize=(params.imsize, params.imsize), phase_center_deg=center,
-                    fields=tuple(fields),
-                    model_grids=len(frequency_groups(vis.datasets, config.beam_groups)))
+                imaging = config.imaging.replace(imsize=(params.imsize, params.imsize),
+                                                 phase_center_deg=center, fields=tuple(fields))
                 operator = ImagingOperator.build(
                     vis.datasets, imaging, weight_column=vis.weight_column, cache=cache,
                     client_images=client_images(attempt_clean_config(config, params)))
