@@ -82,7 +82,8 @@ def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
     return ndimage.maximum_filter(mask, size=2 * radius + 1)
 
 
-def background_maps(image: da.Array, config: CatalogConfig) -> Background:
+def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | None = None
+                    ) -> Background:  # fmt: skip
     """Mean and rms maps of ``image`` (see the module docstring).
 
     The node statistics are computed here (small arrays: one value per ``step`` pixels); the
@@ -94,6 +95,8 @@ def background_maps(image: da.Array, config: CatalogConfig) -> Background:
         (nx, ny) dask array; NaN pixels (blanked, outside the primary beam) are ignored.
     config
         ``rms_box``, ``rms_box_bright``, ``bright_snr`` and ``clip_sigma`` are used.
+    scheduler
+        dask scheduler of the node statistics (default: the current one).
 
     Returns
     -------
@@ -108,7 +111,8 @@ def background_maps(image: da.Array, config: CatalogConfig) -> Background:
     box, step = config.rms_box
     sbox, sstep = config.rms_box_bright
     large, small = dask.compute(box_stat_nodes(image, box, step, config.clip_sigma),
-                                box_stat_nodes(image, sbox, sstep, config.clip_sigma))
+                                box_stat_nodes(image, sbox, sstep, config.clip_sigma),
+                                scheduler=scheduler)
     if not np.isfinite(large).any():
         raise InputError("image has no finite pixel (all NaN or infinite): nothing to search")
     large = np.stack([_fill_nan_nodes(p) for p in large])

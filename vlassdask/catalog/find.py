@@ -16,7 +16,6 @@ Peak memory per task: one image chunk and its maps (steps 1-2), or the cut-outs 
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 import dask
@@ -289,14 +288,14 @@ def find_sources(ds: xr.Dataset, config: CatalogConfig | None = None, *,
     beam = beam_pixels(ds)
     _, plane = image_plane(ds, variable)
     image = plane.rechunk(config.chunk_pixels)
-    with dask.config.set(scheduler=scheduler) if scheduler else contextlib.nullcontext():
-        background = background_maps(image, config)
-        snr = signal_to_noise(image, background.mean, background.rms)
-        islands = find_islands(snr, thresh_isl=config.thresh_isl, thresh_pix=config.thresh_pix)
-        if islands.empty:
-            return make_catalog(pd.DataFrame(columns=[]))
-        parts = dask.compute(*fit_tasks(image, background.mean, background.rms, islands, beam,
-                                        config))  # fmt: skip
+    background = background_maps(image, config, scheduler=scheduler)
+    snr = signal_to_noise(image, background.mean, background.rms)
+    islands = find_islands(snr, thresh_isl=config.thresh_isl, thresh_pix=config.thresh_pix,
+                           scheduler=scheduler)
+    if islands.empty:
+        return make_catalog(pd.DataFrame(columns=[]))
+    parts = dask.compute(*fit_tasks(image, background.mean, background.rms, islands, beam,
+                                    config), scheduler=scheduler)  # fmt: skip
     rows = [row for part in parts for row in part]
     if not rows:
         return make_catalog(pd.DataFrame(columns=[]))

@@ -48,7 +48,8 @@ def signal_to_noise(image: da.Array, mean: da.Array, rms: da.Array) -> da.Array:
     return da.where(valid, (image - mean) / da.where(valid, rms, 1.0), np.nan)
 
 
-def find_islands(snr: da.Array, *, thresh_isl: float, thresh_pix: float) -> pd.DataFrame:
+def find_islands(snr: da.Array, *, thresh_isl: float, thresh_pix: float,
+                 scheduler: str | None = None) -> pd.DataFrame:
     """Islands of a signal-to-noise image.
 
     Parameters
@@ -57,6 +58,8 @@ def find_islands(snr: da.Array, *, thresh_isl: float, thresh_pix: float) -> pd.D
         (nx, ny) dask array of ``(image - mean) / rms``.
     thresh_isl, thresh_pix
         Island and seed thresholds (sigma).
+    scheduler
+        dask scheduler of the computation (default: the current one).
 
     Returns
     -------
@@ -73,7 +76,7 @@ def find_islands(snr: da.Array, *, thresh_isl: float, thresh_pix: float) -> pd.D
     parts = [dask.delayed(_chunk_rows)(label_blocks[i, j], snr_blocks[i, j],
                                        (int(offsets[0][i]), int(offsets[1][j])))
              for i in range(label_blocks.shape[0]) for j in range(label_blocks.shape[1])]
-    rows = np.concatenate(dask.compute(*parts))
+    rows = np.concatenate(dask.compute(*parts, scheduler=scheduler))
     frame = pd.DataFrame(rows, columns=list(ISLAND_COLUMNS))
     if frame.empty:
         return frame.astype({c: "int64" for c in ISLAND_COLUMNS if c != "peak_snr"})
