@@ -82,7 +82,8 @@ def quality_flags(table: pd.DataFrame) -> np.ndarray:
 def add_flags(table: pd.DataFrame, radius_arcsec: float = DUPLICATE_RADIUS_ARCSEC
               ) -> pd.DataFrame:  # fmt: skip
     """``table`` with ``Duplicate_flag``, ``NN_dist`` (among the kept rows; for rows flagged 2
-    the distance to the nearest kept row other than themselves) and ``Quality_flag``."""
+    the distance to the second-nearest kept row, the nearest being their preferred twin, so
+    that both copies get the same neighbour) and ``Quality_flag``."""
     out = table.reset_index(drop=True).copy()
     out["Duplicate_flag"] = duplicate_flags(out, radius_arcsec)
     kept = out["Duplicate_flag"].to_numpy() < 2

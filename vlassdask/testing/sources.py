@@ -89,6 +89,7 @@ def make_source_image(*, nx: int = 512, ny: int = 512, cell_arcsec: float = 1.0,
                       snr_range: tuple[float, float] = (3.0, 500.0),
                       extended_fraction: float = 0.3, max_size_arcsec: float = 6.0,
                       min_separation_beams: float = 12.0, seed: int = 0,
+                      sky_sources: pd.DataFrame | None = None,
                       dtype: type = np.float32) -> tuple[xr.Dataset, pd.DataFrame]:  # fmt: skip
     """A seeded ``"image"`` product with injected sources, and the true catalog.
 
@@ -110,6 +111,10 @@ def make_source_image(*, nx: int = 512, ny: int = 512, cell_arcsec: float = 1.0,
         ``[1, max_size_arcsec]`` arcsec, axis ratio in [0.4, 1], any PA.
     min_separation_beams, seed, dtype
         Source separation in beam majors, random seed, pixel dtype.
+    sky_sources
+        Sources to inject instead of random ones: ``ra``, ``dec`` (deg), ``flux_mjy`` and
+        optionally ``major_arcsec``, ``minor_arcsec``, ``pa_deg`` (intrinsic shape); those
+        outside the image are left out of it and of the truth table.
 
     Returns
     -------
@@ -123,20 +128,6 @@ def make_source_image(*, nx: int = 512, ny: int = 512, cell_arcsec: float = 1.0,
     beam_pix = (beam_arcsec[0] / cell_arcsec, beam_arcsec[1] / cell_arcsec,
                 np.radians(beam_arcsec[2]))  # fmt: skip
     image = correlated_noise(nx, ny, noise_jy, beam_pix, rng)
-    positions = source_positions(n_sources, nx, ny, margin=3 * beam_pix[0] + 8,
-                                 separation=min_separation_beams * beam_pix[0], rng=rng)
-    m = len(positions)
-    snr = np.exp(rng.uniform(*np.log(snr_range), size=m))
-    extended = rng.uniform(size=m) < extended_fraction
-    major = np.where(extended, rng.uniform(1.0, max_size_arcsec, size=m), 0.0)
-    minor = major * rng.uniform(0.4, 1.0, size=m)
-    pa = rng.uniform(0.0, 180.0, size=m)
-    flux = snr * noise_jy
-    peaks = []
-    for (x, y), f, a, b, p in zip(positions, flux, major, minor, pa, strict=True):
-        shape = (a / cell_arcsec, b / cell_arcsec, np.radians(p))
-        add_gaussian(image, x, y, f, beam_pix, shape)
-        peaks.append(f if a == 0 else _peak(f, beam_pix, shape))
     ds = make_image_dataset(
         {"SKY": image.astype(dtype)}, cell_rad=cell_arcsec * ARCSEC_RAD,
         phase_center_rad=tuple(np.radians(phase_center_deg)), frequency_hz=[3.0e9],
@@ -146,6 +137,30 @@ def make_source_image(*, nx: int = 512, ny: int = 512, cell_arcsec: float = 1.0,
                "history": ["made by vlassdask.testing.sources.make_source_image"]},
     )  # fmt: skip
     wcs: WCS = celestial_wcs(ds)
+    if sky_sources is None:
+        positions = source_positions(n_sources, nx, ny, margin=3 * beam_pix[0] + 8,
+                                     separation=min_separation_beams * beam_pix[0], rng=rng)
+        m = len(positions)
+        flux = np.exp(rng.uniform(*np.log(snr_range), size=m)) * noise_jy
+        extended = rng.uniform(size=m) < extended_fraction
+        major = np.where(extended, rng.uniform(1.0, max_size_arcsec, size=m), 0.0)
+        minor = major * rng.uniform(0.4, 1.0, size=m)
+        pa = rng.uniform(0.0, 180.0, size=m)
+    else:
+        px, py = wcs.wcs_world2pix(sky_sources["ra"].to_numpy(), sky_sources["dec"].to_numpy(), 0)
+        inside = (px >= 0) & (px <= nx - 1) & (py >= 0) & (py <= ny - 1)
+        chosen = sky_sources[inside]
+        positions = np.column_stack([px[inside], py[inside]])
+        flux = chosen["flux_mjy"].to_numpy(dtype=float) * 1e-3
+        major, minor, pa = (chosen.get(c, pd.Series(0.0, index=chosen.index)).to_numpy(float)
+                            for c in ("major_arcsec", "minor_arcsec", "pa_deg"))
+        m = len(positions)
+    peaks = []
+    for (x, y), f, a, b, p in zip(positions, flux, major, minor, pa, strict=True):
+        shape = (a / cell_arcsec, b / cell_arcsec, np.radians(p))
+        add_gaussian(image, x, y, f, beam_pix, shape)
+        peaks.append(f if a == 0 else _peak(f, beam_pix, shape))
+    ds["SKY"].data[0, 0, 0] = image.astype(dtype)
     ra, dec = wcs.wcs_pix2world(positions[:, 0], positions[:, 1], 0) if m else ([], [])
     truth = pd.DataFrame({"x": positions[:, 0], "y": positions[:, 1], "ra": np.mod(ra, 360),
                           "dec": dec, "flux_mjy": flux * 1e3,
