@@ -16,10 +16,9 @@ from astropy.table import Table
 from vlassdask.simulate import SkyModel
 from vlassdask.testing.fits import write_vlass_fits
 from vlassdask.testing.ms import make_test_ms
-from vlassdask.testing.sources import make_source_image
+from vlassdask.testing.sources import write_overlapping_images
 
 BEAM = (3.0, 2.5, 30.0)
-VLASS_NAME = "VLASS2.1.ql.T10t20.{}.10.2048.v1.I.iter1.image.pbcor.tt0.subim.fits"
 COS30 = np.cos(np.radians(30.0))
 
 
@@ -39,18 +38,7 @@ def _one_error(proc: subprocess.CompletedProcess, says: str) -> None:
 def images(tmp_path_factory):
     """Two overlapping VLASS-named FITS images (250" apart) and an alpha image of the first."""
     root = tmp_path_factory.mktemp("catalog_cli")
-    (root / "products").mkdir()
-    rng = np.random.default_rng(3)
-    sky = pd.DataFrame({"ra": 150.0 + rng.uniform(-300, 300, 30) / 3600 / COS30,
-                        "dec": 30.0 + rng.uniform(-150, 150, 30) / 3600,
-                        "flux_mjy": rng.uniform(2.0, 20.0, 30)})
-    paths = []
-    for k, (east, name) in enumerate([(-125, "J095959+300000"), (125, "J100001+300000")]):
-        ds, _ = make_source_image(nx=384, ny=384, sky_sources=sky, seed=30 + k,
-                                  phase_center_deg=(150.0 + east / 3600 / COS30, 30.0))
-        paths.append(write_vlass_fits(root / "products" / VLASS_NAME.format(name),
-                                      ds["SKY"].values[0, 0, 0], beam_arcsec=BEAM,
-                                      center_deg=(150.0 + east / 3600 / COS30, 30.0)))
+    paths, _ = write_overlapping_images(root / "products", seed=3)
     alpha = write_vlass_fits(root / "alpha.fits", np.full((384, 384), -0.7, np.float32),
                              beam_arcsec=None, center_deg=(150.0 - 125 / 3600 / COS30, 30.0))
     return root, paths, alpha

@@ -8,7 +8,8 @@ smaller ``rms_box_bright`` boxes are used, which follow the raised noise around 
 (PyBDSF's ``adaptive_rms_box``); there the rms is the larger of the two maps, so a small box
 that happens to sit on clean sky never lowers the threshold next to a bright source.
 
-Peak memory per task: the pixels under one group of node boxes plus one output chunk.
+Peak memory per task: the pixels under one group of node boxes (about
+:data:`TASK_PIXELS` squared) plus one output chunk.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from vlassdask.errors import InputError
 from vlassdask.imaging.node_grid import interpolate_nodes, node_count
 from vlassdask.kernels.box_stats import clipped_box_stats
 
-#: Nodes along each axis handled by one task.
-NODES_PER_TASK = 32
+#: Pixels along each axis spanned by the nodes of one task (so that tasks are few and large).
+TASK_PIXELS = 1024
 
 
 @dataclass(frozen=True)
@@ -44,26 +45,36 @@ class Background:
 
 
 def _node_block(pixels: np.ndarray, xs: np.ndarray, ys: np.ndarray, box: tuple[int, int],
-                clip: float) -> np.ndarray:  # fmt: skip
+                clip: float, wanted: np.ndarray) -> np.ndarray:  # fmt: skip
     values = np.asarray(pixels, dtype=np.float64)
-    mean, rms = clipped_box_stats(values, xs, ys, box[0], box[1], clip)
+    mean, rms = clipped_box_stats(values, xs, ys, box[0], box[1], wanted, clip)
     return np.stack([mean, rms])
 
 
-def box_stat_nodes(image: da.Array, box: int, step: int, clip: float) -> da.Array:
-    """Clipped (mean, rms) at the nodes of a 2-D image, lazily: shape (2, nodes_x, nodes_y)."""
+def box_stat_nodes(image: da.Array, box: int, step: int, clip: float,
+                   wanted: np.ndarray | None = None) -> da.Array:  # fmt: skip
+    """Clipped (mean, rms) at the nodes of a 2-D image, lazily: shape (2, nodes_x, nodes_y).
+
+    ``wanted`` (bool, nodes_x x nodes_y) limits the work to those nodes; the others are NaN.
+    """
     nx, ny = image.shape
     bx, by = min(box, nx), min(box, ny)
     starts = [np.clip(np.arange(node_count(n, step)) * step - b // 2, 0, n - b)
               for n, b in ((nx, bx), (ny, by))]  # fmt: skip
+    per_task = max(1, TASK_PIXELS // step)
     rows = []
-    for i in range(0, starts[0].size, NODES_PER_TASK):
-        gx = starts[0][i:i + NODES_PER_TASK]
+    for i in range(0, starts[0].size, per_task):
+        gx = starts[0][i:i + per_task]
         row = []
-        for j in range(0, starts[1].size, NODES_PER_TASK):
-            gy = starts[1][j:j + NODES_PER_TASK]
+        for j in range(0, starts[1].size, per_task):
+            gy = starts[1][j:j + per_task]
+            mask = (np.ones((gx.size, gy.size), dtype=bool) if wanted is None
+                    else wanted[i:i + gx.size, j:j + gy.size])  # fmt: skip
+            if not mask.any():
+                row.append(da.full((2, gx.size, gy.size), np.nan, chunks=-1))
+                continue
             cut = image[gx[0]:gx[-1] + bx, gy[0]:gy[-1] + by]
-            part = dask.delayed(_node_block)(cut, gx - gx[0], gy - gy[0], (bx, by), clip)
+            part = dask.delayed(_node_block)(cut, gx - gx[0], gy - gy[0], (bx, by), clip, mask)
             row.append(da.from_delayed(part, (2, gx.size, gy.size), dtype=np.float64))
         rows.append(row)
     return da.concatenate([da.concatenate(row, axis=2) for row in rows], axis=1)
@@ -110,19 +121,48 @@ def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | 
     """
     box, step = config.rms_box
     sbox, sstep = config.rms_box_bright
-    large, small = dask.compute(box_stat_nodes(image, box, step, config.clip_sigma),
-                                box_stat_nodes(image, sbox, sstep, config.clip_sigma),
-                                scheduler=scheduler)
+    large = box_stat_nodes(image, box, step, config.clip_sigma).compute(scheduler=scheduler)
     if not np.isfinite(large).any():
         raise InputError("image has no finite pixel (all NaN or infinite): nothing to search")
     large = np.stack([_fill_nan_nodes(p) for p in large])
-    small = np.stack([_fill_nan_nodes(p) for p in small])
     shape, chunks = image.shape, image.chunks
     mean = interpolate_nodes(large[0], shape, step, chunks=chunks)
     rms = interpolate_nodes(large[1], shape, step, chunks=chunks)
-    bright = da.map_overlap(_grow, (image - mean) > config.bright_snr * rms, depth=sbox,
-                            boundary="none", radius=sbox, dtype=bool)
+    bright = (image - mean) > config.bright_snr * rms
+    wanted = _near_bright(bright, sbox, sstep, scheduler)
+    if wanted is None:
+        return Background(mean=mean, rms=rms)
+    small = box_stat_nodes(image, sbox, sstep, config.clip_sigma, wanted)
+    small = np.stack([_fill_nan_nodes(p) for p in small.compute(scheduler=scheduler)])
+    near = da.map_overlap(_grow, bright, depth=sbox, boundary="none", radius=sbox, dtype=bool)
     mean_s = interpolate_nodes(small[0], shape, sstep, chunks=chunks)
     rms_s = interpolate_nodes(small[1], shape, sstep, chunks=chunks)
-    return Background(mean=da.where(bright, mean_s, mean),
-                      rms=da.where(bright, da.maximum(rms_s, rms), rms))
+    return Background(mean=da.where(near, mean_s, mean),
+                      rms=da.where(near, da.maximum(rms_s, rms), rms))
+
+
+def _bright_pixels(block: np.ndarray, block_info=None) -> np.ndarray:
+    (x0, _), (y0, _) = block_info[0]["array-location"]
+    return (np.argwhere(block) + [x0, y0]).astype(np.int64)
+
+
+def _near_bright(bright: da.Array, box: int, step: int, scheduler: str | None
+                 ) -> np.ndarray | None:  # fmt: skip
+    """Small-box nodes whose boxes reach within one box of a bright pixel (bool grid), or None
+    when no pixel is bright."""
+    parts = [dask.delayed(_bright_pixels)(b, block_info={0: {"array-location": loc}})
+             for b, loc in zip(bright.to_delayed().ravel(), _locations(bright), strict=True)]
+    pixels = np.concatenate(dask.compute(*parts, scheduler=scheduler))
+    if pixels.size == 0:
+        return None
+    grid = np.zeros([node_count(n, step) for n in bright.shape], dtype=bool)
+    grid[pixels[:, 0] // step, pixels[:, 1] // step] = True
+    return ndimage.maximum_filter(grid, size=2 * (box // step + 2) + 1)
+
+
+def _locations(array: da.Array) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """``block_info``-style ``array-location`` of every block, in ``to_delayed().ravel()``
+    order."""
+    edges = [np.cumsum((0,) + c) for c in array.chunks]
+    return [((int(edges[0][i]), int(edges[0][i + 1])), (int(edges[1][j]), int(edges[1][j + 1])))
+            for i in range(len(array.chunks[0])) for j in range(len(array.chunks[1]))]

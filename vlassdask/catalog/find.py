@@ -5,13 +5,14 @@
 
 1. Background mean and rms maps (:mod:`vlassdask.catalog.background`), lazy over chunks.
 2. Islands (:mod:`vlassdask.catalog.islands`): chunk-aware labelling, one table row per island.
-3. One task per ``islands_per_task`` islands: each cuts out its islands' bounding boxes (grown by
-   the ``Peak_to_ring`` annulus) from the image and maps, fits Gaussians
+3. Islands grouped by the chunk of their peak, up to ``islands_per_task`` per task: each task
+   reads one region of the image and maps (its islands' bounding boxes grown by the
+   ``Peak_to_ring`` annulus) and cuts the islands out of it, fits Gaussians
    (:mod:`vlassdask.catalog.gaussian_fit`) and measures the components
    (:mod:`vlassdask.catalog.measure`).
 
-Peak memory per task: one image chunk and its maps (steps 1-2), or the cut-outs of its islands
-(step 3); the client holds the island table and the catalog.
+Peak memory per task: one image chunk and its maps (steps 1-2), or one region of about a chunk
+and its maps (step 3); the client holds the island table and the catalog.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def _source_values(params: np.ndarray, errors: dict[str, np.ndarray], members: n
                    xs: np.ndarray, ys: np.ndarray) -> dict[str, float]:  # fmt: skip
     """Pixel-unit measurements of one source made of the Gaussians ``members``."""
     p = params[members]
-    flux = p[:, 0] * p[:, 3] * p[:, 4]  # proportional to the integrated flux
+    flux = p[:, 0] * p[:, 3] * p[:, 4]  # integrated flux times the beam's sigma product
     e = {k: v[members] for k, v in errors.items()}
     if len(members) == 1:
         amp, x, y, smaj, smin, theta = p[0]
@@ -175,6 +176,7 @@ def measure_island(image: np.ndarray, mean: np.ndarray, rms: np.ndarray, origin:
         code = "M" if len(members) > 1 else ("S" if len(sources) == 1 else "C")
         rows.append({
             **values, **island_values, "s_code": code, "n_gaussians": len(members),
+            "flux": values["flux"] / (beam_sigma[0] * beam_sigma[1]),
             "x": values["x"] + origin[0], "y": values["y"] + origin[1],
             "x_max": float(xs[brightest] + origin[0]), "y_max": float(ys[brightest] + origin[1]),
             "ring_max": _ring_max(data, values["x"], values["y"], ring),
@@ -182,37 +184,55 @@ def measure_island(image: np.ndarray, mean: np.ndarray, rms: np.ndarray, origin:
     return rows
 
 
-def _fit_batch(cutouts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-               origins: list[tuple[int, int]], peaks: list[tuple[int, int]],
-               islands: list[int], beam: tuple[float, float, float, float],
-               config: CatalogConfig) -> list[dict[str, Any]]:  # fmt: skip
+def _fit_region(blocks: list, origin: tuple[int, int], boxes: np.ndarray,
+                beam: tuple[float, float, float, float],
+                config: CatalogConfig) -> list[dict[str, Any]]:  # fmt: skip
+    """One task: fit the islands ``boxes`` (rows: island, x0, x1, y0, y1, x_peak, y_peak in
+    image pixels, boxes already grown by the ring pad) inside one region of the image, given as
+    the image, mean and rms blocks (nested lists) that cover it, starting at ``origin``."""
+    image, mean, rms = (np.asarray(np.block(b), dtype=np.float64) for b in blocks)
     rows = []
-    for (image, mean, rms), origin, peak, isl in zip(cutouts, origins, peaks, islands,
-                                                     strict=True):  # fmt: skip
-        for row in measure_island(image, mean, rms, origin, peak, beam, config):
-            rows.append({**row, "island": isl})
+    for isl, x0, x1, y0, y1, xp, yp in boxes:
+        cut = (slice(x0 - origin[0], x1 - origin[0]), slice(y0 - origin[1], y1 - origin[1]))
+        for row in measure_island(image[cut], mean[cut], rms[cut], (x0, y0), (xp - x0, yp - y0),
+                                  beam, config):
+            rows.append({**row, "island": int(isl)})
     return rows
 
 
 def fit_tasks(image: da.Array, mean: da.Array, rms: da.Array, islands: pd.DataFrame,
               beam: tuple[float, float, float, float], config: CatalogConfig) -> list:
-    """Delayed fitting tasks, one per ``islands_per_task`` islands (rows of
+    """Delayed fitting tasks: islands grouped by the chunk of their peak, at most
+    ``islands_per_task`` per task; each task receives the blocks of the image and maps that
+    cover its islands' boxes grown by the ``Peak_to_ring`` annulus (rows of
     :func:`vlassdask.catalog.islands.find_islands`)."""
     pad = int(np.ceil(config.ring_arcsec[1] / beam[3])) + 2
     nx, ny = image.shape
+    boxes = pd.DataFrame({
+        "island": islands["island"], "x0": np.maximum(islands["x0"] - pad, 0),
+        "x1": np.minimum(islands["x1"] + pad, nx), "y0": np.maximum(islands["y0"] - pad, 0),
+        "y1": np.minimum(islands["y1"] + pad, ny), "x_peak": islands["x_peak"],
+        "y_peak": islands["y_peak"],
+        "chunk": (islands["x_peak"] // config.chunk_pixels) * (ny // config.chunk_pixels + 1)
+        + islands["y_peak"] // config.chunk_pixels,
+    })  # fmt: skip
+    # Whole blocks, not slices: slicing would let dask fuse the maps' computation into every
+    # region and recompute it per task.
+    delayed = [a.rechunk(image.chunks).to_delayed() for a in (image, mean, rms)]
+    edges = [np.cumsum((0,) + c) for c in image.chunks]
     tasks = []
-    for start in range(0, len(islands), config.islands_per_task):
-        batch = islands.iloc[start:start + config.islands_per_task]
-        cutouts, origins, peaks = [], [], []
-        for isl in batch.itertuples():
-            x0, x1 = max(isl.x0 - pad, 0), min(isl.x1 + pad, nx)
-            y0, y1 = max(isl.y0 - pad, 0), min(isl.y1 + pad, ny)
-            cutouts.append(tuple(a[x0:x1, y0:y1] for a in (image, mean, rms)))
-            origins.append((x0, y0))
-            peaks.append((isl.x_peak - x0, isl.y_peak - y0))
-        tasks.append(dask.delayed(_fit_batch)(cutouts, origins, peaks,
-                                              list(range(start, start + len(batch))), beam,
-                                              config))  # fmt: skip
+    for _, group in boxes.groupby("chunk", sort=True):
+        for start in range(0, len(group), config.islands_per_task):
+            part = group.iloc[start:start + config.islands_per_task]
+            bx = slice(np.searchsorted(edges[0], part["x0"].min(), side="right") - 1,
+                       np.searchsorted(edges[0], part["x1"].max(), side="left"))
+            by = slice(np.searchsorted(edges[1], part["y0"].min(), side="right") - 1,
+                       np.searchsorted(edges[1], part["y1"].max(), side="left"))
+            blocks = [[list(row) for row in d[bx, by]] for d in delayed]
+            rows = part.drop(columns="chunk").to_numpy(dtype=np.int64)
+            tasks.append(dask.delayed(_fit_region)(blocks, (int(edges[0][bx.start]),
+                                                            int(edges[1][by.start])),
+                                                   rows, beam, config))  # fmt: skip
     return tasks
 
 
@@ -226,7 +246,7 @@ def _to_catalog(rows: list[dict[str, Any]], ds: xr.Dataset, beam: tuple[float, .
     ra_max, dec_max = wcs.wcs_pix2world(t["x_max"].to_numpy(), t["y_max"].to_numpy(), 0)
     dc_maj, dc_min, dc_pa = deconvolve(t["maj"].to_numpy(), t["min"].to_numpy(),
                                        t["theta"].to_numpy(), (bmaj, bmin, bpa))
-    flux = t["peak"] * t["maj"] * t["min"] / (bmaj * bmin)
+    flux = t["flux"]
     ratio_maj = np.where(dc_maj > 0, t["maj"] / np.where(dc_maj > 0, dc_maj, 1.0), 1.0)
     ratio_min = np.where(dc_min > 0, t["min"] / np.where(dc_min > 0, dc_min, 1.0), 1.0)
     ring = t["ring_max"].to_numpy()
@@ -287,7 +307,9 @@ def find_sources(ds: xr.Dataset, config: CatalogConfig | None = None, *,
     config = config or CatalogConfig()
     beam = beam_pixels(ds)
     _, plane = image_plane(ds, variable)
-    image = plane.rechunk(config.chunk_pixels)
+    # float64 working copy per chunk: also a task of its own, so that the many small cut-outs
+    # below slice computed chunks instead of each re-reading its file section
+    image = plane.rechunk(config.chunk_pixels).astype(np.float64)
     background = background_maps(image, config, scheduler=scheduler)
     snr = signal_to_noise(image, background.mean, background.rms)
     islands = find_islands(snr, thresh_isl=config.thresh_isl, thresh_pix=config.thresh_pix,

@@ -96,6 +96,8 @@ def deconvolve(fmaj: np.ndarray, fmin: np.ndarray, theta: np.ndarray,
 def group_gaussians(params: np.ndarray, tol: float, samples: int = 32) -> np.ndarray:
     """Source index of each Gaussian of one island (see the module docstring)."""
     n = params.shape[0]
+    if n == 1:
+        return np.zeros(1, dtype=np.int64)
     linked = np.eye(n, dtype=bool)
     t = np.linspace(0.0, 1.0, samples)
     for i in range(n):

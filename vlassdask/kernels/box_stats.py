@@ -38,7 +38,7 @@ def _clipped(values, count, nsigma, max_iter):
 
 
 @numba.njit(cache=True, nogil=True)
-def clipped_box_stats(pixels, xs, ys, box_x, box_y, nsigma=3.0, max_iter=10):
+def clipped_box_stats(pixels, xs, ys, box_x, box_y, wanted, nsigma=3.0, max_iter=10):
     """Sigma-clipped mean and rms in boxes.
 
     Parameters
@@ -49,6 +49,8 @@ def clipped_box_stats(pixels, xs, ys, box_x, box_y, nsigma=3.0, max_iter=10):
         Start pixels of the boxes along x and y (boxes lie inside ``pixels``).
     box_x, box_y
         Box sides in pixels.
+    wanted
+        (xs.size, ys.size) bool: the boxes to measure (the others stay NaN).
     nsigma, max_iter
         Clipping threshold and iteration limit.
 
@@ -62,6 +64,8 @@ def clipped_box_stats(pixels, xs, ys, box_x, box_y, nsigma=3.0, max_iter=10):
     values = np.empty(box_x * box_y)
     for i in range(xs.size):
         for j in range(ys.size):
+            if not wanted[i, j]:
+                continue
             count = 0
             for a in range(xs[i], xs[i] + box_x):
                 for b in range(ys[j], ys[j] + box_y):

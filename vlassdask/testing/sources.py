@@ -14,7 +14,10 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +25,9 @@ import xarray as xr
 from astropy.wcs import WCS
 from scipy import ndimage
 
+from vlassdask.catalog.names import component_names
 from vlassdask.io.image_schema import celestial_wcs, make_image_dataset
+from vlassdask.testing.fits import write_vlass_fits
 
 ARCSEC_RAD = np.pi / (180.0 * 3600.0)
 FWHM_PER_SIGMA = np.sqrt(8.0 * np.log(2.0))
@@ -173,3 +178,57 @@ def _peak(flux: float, beam_pix: Sequence[float], shape_pix: Sequence[float]) ->
     beam = np.sqrt(np.linalg.det(_covariance(*beam_pix)))
     both = np.sqrt(np.linalg.det(_covariance(*beam_pix) + _covariance(*shape_pix)))
     return flux * beam / both
+
+
+def write_source_fits(path: str | os.PathLike, **kwargs: Any) -> pd.DataFrame:
+    """Write a :func:`make_source_image` image as a VLASS-style FITS file (with its beam);
+    return the true catalog. ``kwargs`` go to :func:`make_source_image`."""
+    ds, truth = make_source_image(**kwargs)
+    beam = ds.attrs["restoring_beam"]
+    center = ds.attrs["phase_center_deg"]
+    write_vlass_fits(path, ds["SKY"].values[0, 0, 0], cell_arcsec=float(ds.attrs["cell_arcsec"]),
+                     center_deg=(float(center[0]), float(center[1])),
+                     beam_arcsec=(beam["major_arcsec"], beam["minor_arcsec"], beam["pa_deg"]))
+    return truth
+
+
+#: VLASS product name of the images :func:`write_overlapping_images` writes (``{}``: the phase
+#: centre name), so that ``vlassdask catalog --batch`` picks them up.
+VLASS_IMAGE_NAME = "VLASS2.1.ql.T10t20.{}.10.2048.v1.I.iter1.image.pbcor.tt0.subim.fits"
+
+
+def write_overlapping_images(directory: str | os.PathLike, *, n_images: int = 2, nx: int = 384,
+                             step_arcsec: float = 250.0, n_sources: int = 30,
+                             center_deg: tuple[float, float] = (150.0, 30.0),
+                             beam_arcsec: tuple[float, float, float] = (3.0, 2.5, 30.0),
+                             seed: int = 0) -> tuple[list[Path], pd.DataFrame]:  # fmt: skip
+    """VLASS-named FITS images (1" pixels) of one seeded sky, ``step_arcsec`` apart in RA, so
+    that neighbours overlap by ``nx - step_arcsec`` arcsec and share the sources there.
+
+    Returns
+    -------
+    paths : list of pathlib.Path
+        The images, west to east.
+    sky : pandas.DataFrame
+        The injected sources (``ra``, ``dec``, ``flux_mjy``), 2-20 mJy (S/N 17-170).
+    """
+    rng = np.random.default_rng(seed)
+    cos = np.cos(np.radians(center_deg[1]))
+    half_width = 0.5 * ((n_images - 1) * step_arcsec + nx) - 20.0
+    sky = pd.DataFrame({"ra": center_deg[0] + rng.uniform(-half_width, half_width, n_sources)
+                        / 3600 / cos,
+                        "dec": center_deg[1] + rng.uniform(-0.5, 0.5, n_sources) * (nx - 40)
+                        / 3600,
+                        "flux_mjy": rng.uniform(2.0, 20.0, n_sources)})  # fmt: skip
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(n_images):
+        east = (k - 0.5 * (n_images - 1)) * step_arcsec
+        ra = center_deg[0] + east / 3600 / cos
+        full = component_names([ra], [center_deg[1]], prefix="")[0].strip()
+        path = out / VLASS_IMAGE_NAME.format(full[:7] + full[10:17])  # Jhhmmss+ddmmss
+        write_source_fits(path, nx=nx, ny=nx, phase_center_deg=(ra, center_deg[1]),
+                          beam_arcsec=beam_arcsec, sky_sources=sky, seed=seed + 1 + k)
+        paths.append(path)
+    return paths, sky
