@@ -3,10 +3,13 @@
 Sigma-clipped mean and rms (:func:`vlassdask.kernels.box_stats.clipped_box_stats`) are measured
 in boxes of ``rms_box = (box, step)`` pixels centred on nodes every ``step`` pixels and
 interpolated bilinearly between the nodes (:mod:`vlassdask.imaging.node_grid`). Near bright
-sources (pixels above ``bright_snr`` large-box sigma, grown by one small box) the maps from the
-smaller ``rms_box_bright`` boxes are used, which follow the raised noise around bright sources
+sources (pixels above ``bright_snr`` large-box sigma, grown by one small box) the rms from the
+smaller ``rms_box_bright`` boxes is used, which follows the raised noise around bright sources
 (PyBDSF's ``adaptive_rms_box``); there the rms is the larger of the two maps, so a small box
-that happens to sit on clean sky never lowers the threshold next to a bright source.
+that happens to sit on clean sky never lowers the threshold next to a bright source. The small
+boxes leave out island pixels (above ``thresh_isl`` large-box sigma) and the mean stays the
+large-box mean: a small box lying on an extended source (a 6" source in 0.6" pixels fills a
+20-pixel box) would otherwise take the source for noise or background.
 
 Peak memory per task: the pixels under one group of node boxes (about
 :data:`TASK_PIXELS` squared) plus one output chunk.
@@ -132,13 +135,14 @@ def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | 
     wanted = _near_bright(bright, sbox, sstep, scheduler)
     if wanted is None:
         return Background(mean=mean, rms=rms)
-    small = box_stat_nodes(image, sbox, sstep, config.clip_sigma, wanted)
+    # the small boxes measure the noise around sources: island pixels (above thresh_isl large-box
+    # sigma) are left out, else a box lying on an extended source measures the source
+    around = da.where((image - mean) > config.thresh_isl * rms, np.nan, image)
+    small = box_stat_nodes(around, sbox, sstep, config.clip_sigma, wanted)
     small = np.stack([_fill_nan_nodes(p) for p in small.compute(scheduler=scheduler)])
     near = da.map_overlap(_grow, bright, depth=sbox, boundary="none", radius=sbox, dtype=bool)
-    mean_s = interpolate_nodes(small[0], shape, sstep, chunks=chunks)
     rms_s = interpolate_nodes(small[1], shape, sstep, chunks=chunks)
-    return Background(mean=da.where(near, mean_s, mean),
-                      rms=da.where(near, da.maximum(rms_s, rms), rms))
+    return Background(mean=mean, rms=da.where(near, da.maximum(rms_s, rms), rms))
 
 
 def _bright_pixels(block: np.ndarray, block_info=None) -> np.ndarray:
