@@ -24,6 +24,7 @@ import dask.array as da
 import numpy as np
 from scipy import ndimage
 
+from vlassdask.catalog.blocks import BlockGrid, assemble
 from vlassdask.catalog.config import CatalogConfig
 from vlassdask.errors import InputError
 from vlassdask.imaging.node_grid import interpolate_nodes, node_count
@@ -47,9 +48,10 @@ class Background:
     rms: da.Array
 
 
-def _node_block(pixels: np.ndarray, xs: np.ndarray, ys: np.ndarray, box: tuple[int, int],
-                clip: float, wanted: np.ndarray) -> np.ndarray:  # fmt: skip
-    values = np.asarray(pixels, dtype=np.float64)
+def _node_block(blocks: list, origin: tuple[int, int], region: tuple[int, int, int, int],
+                xs: np.ndarray, ys: np.ndarray, box: tuple[int, int], clip: float,
+                wanted: np.ndarray) -> np.ndarray:  # fmt: skip
+    values = assemble(blocks[0], origin, *region)
     mean, rms = clipped_box_stats(values, xs, ys, box[0], box[1], wanted, clip)
     return np.stack([mean, rms])
 
@@ -65,6 +67,7 @@ def box_stat_nodes(image: da.Array, box: int, step: int, clip: float,
     starts = [np.clip(np.arange(node_count(n, step)) * step - b // 2, 0, n - b)
               for n, b in ((nx, bx), (ny, by))]  # fmt: skip
     per_task = max(1, TASK_PIXELS // step)
+    grid = BlockGrid.of(image)
     rows = []
     for i in range(0, starts[0].size, per_task):
         gx = starts[0][i:i + per_task]
@@ -76,8 +79,10 @@ def box_stat_nodes(image: da.Array, box: int, step: int, clip: float,
             if not mask.any():
                 row.append(da.full((2, gx.size, gy.size), np.nan, chunks=-1))
                 continue
-            cut = image[gx[0]:gx[-1] + bx, gy[0]:gy[-1] + by]
-            part = dask.delayed(_node_block)(cut, gx - gx[0], gy - gy[0], (bx, by), clip, mask)
+            region = (int(gx[0]), int(gx[-1] + bx), int(gy[0]), int(gy[-1] + by))
+            blocks, origin = grid.covering(*region)
+            part = dask.delayed(_node_block)(blocks, origin, region, gx - gx[0], gy - gy[0],
+                                             (bx, by), clip, mask)
             row.append(da.from_delayed(part, (2, gx.size, gy.size), dtype=np.float64))
         rows.append(row)
     return da.concatenate([da.concatenate(row, axis=2) for row in rows], axis=1)

@@ -27,6 +27,7 @@ import xarray as xr
 from scipy import ndimage
 
 from vlassdask.catalog.background import background_maps
+from vlassdask.catalog.blocks import BlockGrid
 from vlassdask.catalog.config import CatalogConfig
 from vlassdask.catalog.gaussian_fit import fit_island, gaussian_model
 from vlassdask.catalog.islands import CONNECTIVITY, find_islands, signal_to_noise
@@ -190,7 +191,7 @@ def _fit_region(blocks: list, origin: tuple[int, int], boxes: np.ndarray,
     """One task: fit the islands ``boxes`` (rows: island, x0, x1, y0, y1, x_peak, y_peak in
     image pixels, boxes already grown by the ring pad) inside one region of the image, given as
     the image, mean and rms blocks (nested lists) that cover it, starting at ``origin``."""
-    image, mean, rms = (np.asarray(np.block(b), dtype=np.float64) for b in blocks)
+    image, mean, rms = (np.block(b).astype(np.float64, copy=False) for b in blocks)
     rows = []
     for isl, x0, x1, y0, y1, xp, yp in boxes:
         cut = (slice(x0 - origin[0], x1 - origin[0]), slice(y0 - origin[1], y1 - origin[1]))
@@ -216,23 +217,15 @@ def fit_tasks(image: da.Array, mean: da.Array, rms: da.Array, islands: pd.DataFr
         "chunk": (islands["x_peak"] // config.chunk_pixels) * (ny // config.chunk_pixels + 1)
         + islands["y_peak"] // config.chunk_pixels,
     })  # fmt: skip
-    # Whole blocks, not slices: slicing would let dask fuse the maps' computation into every
-    # region and recompute it per task.
-    delayed = [a.rechunk(image.chunks).to_delayed() for a in (image, mean, rms)]
-    edges = [np.cumsum((0,) + c) for c in image.chunks]
+    grid = BlockGrid.of(image, mean, rms)  # whole blocks: see vlassdask.catalog.blocks
     tasks = []
     for _, group in boxes.groupby("chunk", sort=True):
         for start in range(0, len(group), config.islands_per_task):
             part = group.iloc[start:start + config.islands_per_task]
-            bx = slice(np.searchsorted(edges[0], part["x0"].min(), side="right") - 1,
-                       np.searchsorted(edges[0], part["x1"].max(), side="left"))
-            by = slice(np.searchsorted(edges[1], part["y0"].min(), side="right") - 1,
-                       np.searchsorted(edges[1], part["y1"].max(), side="left"))
-            blocks = [[list(row) for row in d[bx, by]] for d in delayed]
+            blocks, origin = grid.covering(int(part["x0"].min()), int(part["x1"].max()),
+                                           int(part["y0"].min()), int(part["y1"].max()))
             rows = part.drop(columns="chunk").to_numpy(dtype=np.int64)
-            tasks.append(dask.delayed(_fit_region)(blocks, (int(edges[0][bx.start]),
-                                                            int(edges[1][by.start])),
-                                                   rows, beam, config))  # fmt: skip
+            tasks.append(dask.delayed(_fit_region)(blocks, origin, rows, beam, config))
     return tasks
 
 
