@@ -12,6 +12,8 @@ from vlassdask.catalog.merge import merge_catalogs, quality_flags
 from vlassdask.catalog.spectral_index import spectral_indices
 from vlassdask.errors import InputError
 from vlassdask.io.image_schema import celestial_wcs
+from vlassdask.io.image_store import write_image_store
+from vlassdask.products.catalog import catalog_table
 from vlassdask.testing.sources import make_source_image
 
 DEC = 30.0
@@ -84,3 +86,12 @@ def test_spectral_index_is_the_mean_of_the_3x3_block_around_the_peak_pixel():
     np.testing.assert_allclose(errors, 0.05)
     scatter = spectral_indices(cat, da.from_array(alpha, chunks=64), wcs)[1]
     assert (scatter > 0).all()
+
+
+def test_a_zarr_store_with_alpha_gets_spectral_indices(tmp_path):
+    ds, truth = make_source_image(nx=256, ny=256, n_sources=10, seed=3)
+    ds["ALPHA"] = ds["SKY"] * 0 - 0.5
+    write_image_store(ds, tmp_path / "image.zarr")
+    table = catalog_table(tmp_path / "image.zarr")
+    assert len(table) == len(truth) and np.allclose(table["Alpha"], -0.5)
+    assert (table["Image"] == "image").all()
