@@ -28,6 +28,7 @@ import typer
 
 import vlassdask
 from vlassdask.cli import (
+    catalog,
     clean,
     combine,
     export,
@@ -69,7 +70,8 @@ def _root(
     products."""
 
 
-for _module in (pipeline, simulate, imaging, clean, quicklook, export, survey, combine, qa):
+for _module in (pipeline, simulate, imaging, clean, quicklook, export, survey, combine, qa,
+                catalog):
     _module.register(app)
 
 

@@ -1,0 +1,177 @@
+"""Background mean and rms maps, PyBDSF style, as lazy dask computations over image chunks.
+
+Sigma-clipped mean and rms (:func:`vlassdask.kernels.box_stats.clipped_box_stats`) are measured
+in boxes of ``rms_box = (box, step)`` pixels centred on nodes every ``step`` pixels and
+interpolated bilinearly between the nodes (:mod:`vlassdask.imaging.node_grid`). Near bright
+sources (pixels above ``bright_snr`` large-box sigma, grown by one small box) the rms from the
+smaller ``rms_box_bright`` boxes is used, which follows the raised noise around bright sources
+(PyBDSF's ``adaptive_rms_box``); there the rms is the larger of the two maps, so a small box
+that happens to sit on clean sky never lowers the threshold next to a bright source. The small
+boxes leave out island pixels (above ``thresh_isl`` large-box sigma) and the mean stays the
+large-box mean: a small box lying on an extended source (a 6" source in 0.6" pixels fills a
+20-pixel box) would otherwise take the source for noise or background.
+
+Peak memory per task: the pixels under one group of node boxes (about
+:data:`TASK_PIXELS` squared) plus one output chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dask
+import dask.array as da
+import numpy as np
+from scipy import ndimage
+
+from vlassdask.catalog.blocks import BlockGrid, assemble
+from vlassdask.catalog.config import CatalogConfig
+from vlassdask.errors import InputError
+from vlassdask.imaging.node_grid import interpolate_nodes, node_count
+from vlassdask.kernels.box_stats import clipped_box_stats
+
+#: Pixels along each axis spanned by the nodes of one task (so that tasks are few and large).
+TASK_PIXELS = 1024
+
+
+@dataclass(frozen=True)
+class Background:
+    """Lazy background maps of one image, (nx, ny) each, chunked like the image.
+
+    Attributes
+    ----------
+    mean, rms
+        Background level and noise (image units).
+    """
+
+    mean: da.Array
+    rms: da.Array
+
+
+def _node_block(blocks: list, origin: tuple[int, int], region: tuple[int, int, int, int],
+                xs: np.ndarray, ys: np.ndarray, box: tuple[int, int], clip: float,
+                wanted: np.ndarray) -> np.ndarray:  # fmt: skip
+    values = assemble(blocks[0], origin, *region)
+    mean, rms = clipped_box_stats(values, xs, ys, box[0], box[1], wanted, clip)
+    return np.stack([mean, rms])
+
+
+def box_stat_nodes(image: da.Array, box: int, step: int, clip: float,
+                   wanted: np.ndarray | None = None) -> da.Array:  # fmt: skip
+    """Clipped (mean, rms) at the nodes of a 2-D image, lazily: shape (2, nodes_x, nodes_y).
+
+    ``wanted`` (bool, nodes_x x nodes_y) limits the work to those nodes; the others are NaN.
+    """
+    nx, ny = image.shape
+    bx, by = min(box, nx), min(box, ny)
+    starts = [np.clip(np.arange(node_count(n, step)) * step - b // 2, 0, n - b)
+              for n, b in ((nx, bx), (ny, by))]  # fmt: skip
+    per_task = max(1, TASK_PIXELS // step)
+    grid = BlockGrid.of(image)
+    rows = []
+    for i in range(0, starts[0].size, per_task):
+        gx = starts[0][i:i + per_task]
+        row = []
+        for j in range(0, starts[1].size, per_task):
+            gy = starts[1][j:j + per_task]
+            mask = (np.ones((gx.size, gy.size), dtype=bool) if wanted is None
+                    else wanted[i:i + gx.size, j:j + gy.size])  # fmt: skip
+            if not mask.any():
+                row.append(da.full((2, gx.size, gy.size), np.nan, chunks=-1))
+                continue
+            region = (int(gx[0]), int(gx[-1] + bx), int(gy[0]), int(gy[-1] + by))
+            blocks, origin = grid.covering(*region)
+            part = dask.delayed(_node_block)(blocks, origin, region, gx - gx[0], gy - gy[0],
+                                             (bx, by), clip, mask)
+            row.append(da.from_delayed(part, (2, gx.size, gy.size), dtype=np.float64))
+        rows.append(row)
+    return da.concatenate([da.concatenate(row, axis=2) for row in rows], axis=1)
+
+
+def _fill_nan_nodes(nodes: np.ndarray) -> np.ndarray:
+    """Replace NaN nodes (boxes with no finite pixel) by the nearest finite node."""
+    bad = ~np.isfinite(nodes)
+    if not bad.any() or bad.all():
+        return nodes
+    index = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
+    return nodes[tuple(index)]
+
+
+def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
+    return ndimage.maximum_filter(mask, size=2 * radius + 1)
+
+
+def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | None = None
+                    ) -> Background:  # fmt: skip
+    """Mean and rms maps of ``image`` (see the module docstring).
+
+    The node statistics are computed here (small arrays: one value per ``step`` pixels); the
+    full-resolution maps stay lazy.
+
+    Parameters
+    ----------
+    image
+        (nx, ny) dask array; NaN pixels (blanked, outside the primary beam) are ignored.
+    config
+        ``rms_box``, ``rms_box_bright``, ``bright_snr`` and ``clip_sigma`` are used.
+    scheduler
+        dask scheduler of the node statistics (default: the current one).
+
+    Returns
+    -------
+    Background
+        float32 maps chunked like ``image``.
+
+    Raises
+    ------
+    InputError
+        If the image has no finite pixel.
+    """
+    box, step = config.rms_box
+    sbox, sstep = config.rms_box_bright
+    large = box_stat_nodes(image, box, step, config.clip_sigma).compute(scheduler=scheduler)
+    if not np.isfinite(large).any():
+        raise InputError("image has no finite pixel (all NaN or infinite): nothing to search")
+    large = np.stack([_fill_nan_nodes(p) for p in large])
+    shape, chunks = image.shape, image.chunks
+    mean = interpolate_nodes(large[0], shape, step, chunks=chunks)
+    rms = interpolate_nodes(large[1], shape, step, chunks=chunks)
+    bright = (image - mean) > config.bright_snr * rms
+    wanted = _near_bright(bright, sbox, sstep, scheduler)
+    if wanted is None:
+        return Background(mean=mean, rms=rms)
+    # the small boxes measure the noise around sources: island pixels (above thresh_isl large-box
+    # sigma) are left out, else a box lying on an extended source measures the source
+    around = da.where((image - mean) > config.thresh_isl * rms, np.nan, image)
+    small = box_stat_nodes(around, sbox, sstep, config.clip_sigma, wanted)
+    small = np.stack([_fill_nan_nodes(p) for p in small.compute(scheduler=scheduler)])
+    near = da.map_overlap(_grow, bright, depth=sbox, boundary="none", radius=sbox, dtype=bool)
+    rms_s = interpolate_nodes(small[1], shape, sstep, chunks=chunks)
+    return Background(mean=mean, rms=da.where(near, da.maximum(rms_s, rms), rms))
+
+
+def _bright_pixels(block: np.ndarray, block_info=None) -> np.ndarray:
+    (x0, _), (y0, _) = block_info[0]["array-location"]
+    return (np.argwhere(block) + [x0, y0]).astype(np.int64)
+
+
+def _near_bright(bright: da.Array, box: int, step: int, scheduler: str | None
+                 ) -> np.ndarray | None:  # fmt: skip
+    """Small-box nodes whose boxes reach within one box of a bright pixel (bool grid), or None
+    when no pixel is bright."""
+    parts = [dask.delayed(_bright_pixels)(b, block_info={0: {"array-location": loc}})
+             for b, loc in zip(bright.to_delayed().ravel(), _locations(bright), strict=True)]
+    pixels = np.concatenate(dask.compute(*parts, scheduler=scheduler))
+    if pixels.size == 0:
+        return None
+    grid = np.zeros([node_count(n, step) for n in bright.shape], dtype=bool)
+    grid[pixels[:, 0] // step, pixels[:, 1] // step] = True
+    return ndimage.maximum_filter(grid, size=2 * (box // step + 2) + 1)
+
+
+def _locations(array: da.Array) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """``block_info``-style ``array-location`` of every block, in ``to_delayed().ravel()``
+    order."""
+    edges = [np.cumsum((0,) + c) for c in array.chunks]
+    return [((int(edges[0][i]), int(edges[0][i + 1])), (int(edges[1][j]), int(edges[1][j + 1])))
+            for i in range(len(array.chunks[0])) for j in range(len(array.chunks[1]))]
