@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from astropy.table import Table
 
+from tests.cli.errors import assert_one_error
 from vlassdask.simulate import SkyModel
 from vlassdask.testing.fits import write_vlass_fits
 from vlassdask.testing.ms import make_test_ms
@@ -25,13 +26,6 @@ COS30 = np.cos(np.radians(30.0))
 def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vlassdask.cli.main", *map(str, args)],
                           capture_output=True, text=True, check=False, timeout=300)
-
-
-def _one_error(proc: subprocess.CompletedProcess, says: str) -> None:
-    assert proc.returncode == 2, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and says in errors[0], proc.stderr
-    assert "Traceback" not in proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +92,7 @@ def test_calibrator_check_of_a_resolved_calibrator(tmp_path):
     summary = json.loads(proc.stdout)
     assert summary["verdict"] == "model" and summary["max_abs_deviation"] > 0.03
     assert (tmp_path / "report" / "amplitude_vs_uvdist.png").is_file()
-    _one_error(_cli("calibrator-check", "--ms", ms, "--field", "NOPE", "--out",
+    assert_one_error(_cli("calibrator-check", "--ms", ms, "--field", "NOPE", "--out",
                     tmp_path / "r2"), "no field named")
     assert not (tmp_path / "r2").exists()
 
@@ -111,17 +105,17 @@ def test_bad_input_exits_2_and_writes_nothing(images, tmp_path):
     no_sky = tmp_path / "nosky.csv"
     pd.DataFrame({"x": [1.0], "Total_flux": [1.0]}).to_csv(no_sky, index=False)
     out = tmp_path / "out.parquet"
-    _one_error(_cli("catalog", no_beam, "--out", out), "no restoring beam")
-    _one_error(_cli("catalog", blank, "--out", out), "no finite pixel")
-    _one_error(_cli("catalog", tmp_path / "missing.fits", "--out", out), "does not exist")
-    _one_error(_cli("dragns", no_sky, "--out", out), "no RA and DEC")
-    _one_error(_cli("compare-catalogs", no_sky, no_sky, "--out", tmp_path / "rep"),
+    assert_one_error(_cli("catalog", no_beam, "--out", out), "no restoring beam")
+    assert_one_error(_cli("catalog", blank, "--out", out), "no finite pixel")
+    assert_one_error(_cli("catalog", tmp_path / "missing.fits", "--out", out), "does not exist")
+    assert_one_error(_cli("dragns", no_sky, "--out", out), "no RA and DEC")
+    assert_one_error(_cli("compare-catalogs", no_sky, no_sky, "--out", tmp_path / "rep"),
                "no RA and DEC")
     assert not out.exists() and not (tmp_path / "rep").exists()
     existing = tmp_path / "existing.parquet"
     existing.write_text("keep me")
-    _one_error(_cli("catalog", paths[0], "--out", tmp_path / "new.parquet", "--csv", existing),
-               "already exists")
+    assert_one_error(_cli("catalog", paths[0], "--out", tmp_path / "new.parquet", "--csv",
+                          existing), "already exists")
     assert existing.read_text() == "keep me" and not (tmp_path / "new.parquet").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "blank.fits", "existing.parquet", "nobeam.fits", "nosky.csv"]

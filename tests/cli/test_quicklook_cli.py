@@ -11,6 +11,7 @@ import pytest
 import yaml
 from casacore.tables import table
 
+from tests.cli.errors import assert_one_error
 from vlassdask.products.simulation import simulate_observation
 from vlassdask.testing.otf import PHASE_CENTER, otf_config, otf_sources, quicklook_placements
 
@@ -27,13 +28,6 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "vlassdask.cli.main", "quicklook", *args,
                            "--scheduler", "threads"], capture_output=True, text=True,
                           check=False, timeout=600)
-
-
-def _one_error(proc, says):
-    assert proc.returncode == 2, proc.stderr
-    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert len(errors) == 1 and says in errors[0], proc.stderr
-    assert "Traceback" not in proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +56,7 @@ def test_quicklook_writes_the_vlass_products(tile):
     assert "major   0" in proc.stderr
     again = _run("--ms", str(tile / "tile.ms"), "--phasecenter", PHASE_CENTER, "--out",
                  str(out), "--config", str(tile / "ql.yaml"))
-    _one_error(again, "exists")
+    assert_one_error(again, "exists")
 
 
 @pytest.mark.parametrize("args, says", [
@@ -80,16 +74,16 @@ def test_bad_requests_exit_2_and_write_nothing(tile, tmp_path, args, says):
             base += [a, args[2 * i + 1]]
         else:
             base[j + 1] = args[2 * i + 1]
-    _one_error(_run(*base), says)
+    assert_one_error(_run(*base), says)
     assert not out.exists()
 
 
 def test_bad_config_value_and_missing_ms(tile, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**CONFIG, "quicklook": {"pb_limit": 2}}))
-    _one_error(_run("--ms", str(tile / "tile.ms"), "--phasecenter", PHASE_CENTER, "--out",
+    assert_one_error(_run("--ms", str(tile / "tile.ms"), "--phasecenter", PHASE_CENTER, "--out",
                     str(tmp_path / "o"), "--config", str(bad)), "pb_limit")
-    _one_error(_run("--ms", str(tmp_path / "none.ms"), "--phasecenter", PHASE_CENTER, "--out",
+    assert_one_error(_run("--ms", str(tmp_path / "none.ms"), "--phasecenter", PHASE_CENTER, "--out",
                     str(tmp_path / "o"), "--config", str(tile / "ql.yaml")), "none.ms")
     assert not (tmp_path / "o").exists()
 
@@ -101,6 +95,6 @@ def test_all_data_flagged(tile, tmp_path):
         flags = t.getcol("FLAG")
         flags[:] = True
         t.putcol("FLAG", flags)
-    _one_error(_run("--ms", str(ms), "--phasecenter", PHASE_CENTER, "--out",
+    assert_one_error(_run("--ms", str(ms), "--phasecenter", PHASE_CENTER, "--out",
                     str(tmp_path / "o"), "--config", str(tile / "ql.yaml")), "flagged")
     assert not (tmp_path / "o").exists()
