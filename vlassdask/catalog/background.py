@@ -27,7 +27,7 @@ from scipy import ndimage
 from vlassdask.catalog.blocks import BlockGrid, assemble
 from vlassdask.catalog.config import CatalogConfig
 from vlassdask.errors import InputError
-from vlassdask.imaging.node_grid import interpolate_nodes, node_count
+from vlassdask.imaging.node_grid import box_starts, interpolate_nodes, node_count
 from vlassdask.kernels.box_stats import clipped_box_stats
 
 #: Pixels along each axis spanned by the nodes of one task (so that tasks are few and large).
@@ -64,8 +64,7 @@ def box_stat_nodes(image: da.Array, box: int, step: int, clip: float,
     """
     nx, ny = image.shape
     bx, by = min(box, nx), min(box, ny)
-    starts = [np.clip(np.arange(node_count(n, step)) * step - b // 2, 0, n - b)
-              for n, b in ((nx, bx), (ny, by))]  # fmt: skip
+    starts = [box_starts(n, b, step) for n, b in ((nx, bx), (ny, by))]
     per_task = max(1, TASK_PIXELS // step)
     grid = BlockGrid.of(image)
     rows = []

@@ -19,8 +19,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from vlassdask.catalog.gaussian_fit import gaussian_model
-
-FWHM_PER_SIGMA = np.sqrt(8.0 * np.log(2.0))
+from vlassdask.kernels.constants import FWHM_PER_SIGMA
 
 
 def condon_errors(amp: np.ndarray, smaj: np.ndarray, smin: np.ndarray, theta: np.ndarray,

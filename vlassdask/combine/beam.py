@@ -29,8 +29,8 @@ from radio_beam.utils import BeamError
 
 from vlassdask.combine.config import CombineConfig
 from vlassdask.errors import InputError
+from vlassdask.kernels.constants import FWHM_PER_SIGMA
 
-FWHM_PER_SIGMA = math.sqrt(8.0 * math.log(2.0))
 #: Round-off allowance when testing that one beam encloses another (fraction of the largest
 #: eigenvalue of the enclosing beam's covariance); not a user tolerance.
 ENCLOSE_RTOL = 1e-9

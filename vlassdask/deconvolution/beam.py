@@ -15,8 +15,8 @@ import numpy as np
 from scipy import ndimage, optimize
 
 from vlassdask.errors import ConfigError, InputError
+from vlassdask.kernels.constants import FWHM_PER_SIGMA
 
-FWHM_PER_SIGMA = math.sqrt(8.0 * math.log(2.0))
 #: Fewest main-lobe pixels for the four-parameter fit (amplitude and the 2 x 2 shape).
 MIN_LOBE_PIXELS = 5
 

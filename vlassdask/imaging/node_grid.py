@@ -26,6 +26,12 @@ def node_pixels(n: int, step: int) -> np.ndarray:
     return np.arange(node_count(n, step), dtype=np.float64) * step
 
 
+def box_starts(n: int, box: int, step: int) -> np.ndarray:
+    """First pixel of the ``box``-pixel box centred on each node along an axis of ``n`` pixels
+    (clipped so that every box lies inside the axis; ``box <= n``)."""
+    return np.clip(np.arange(node_count(n, step)) * step - box // 2, 0, n - box)
+
+
 def _weights(pixels: np.ndarray, step: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """Lower node index and fractional position of each pixel between it and the next."""
     if n_nodes == 1:

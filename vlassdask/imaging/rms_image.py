@@ -20,18 +20,12 @@ import dask.array as da
 import numpy as np
 
 from vlassdask.errors import ConfigError
-from vlassdask.imaging.node_grid import interpolate_nodes, node_count
+from vlassdask.imaging.node_grid import box_starts, interpolate_nodes
 
 #: Scaled MAD: the rms of Gaussian noise.
 MAD_TO_RMS = 1.4826
 #: Nodes along each axis handled by one task.
 NODES_PER_TASK = 16
-
-
-def _box_starts(n: int, box: int, step: int) -> np.ndarray:
-    """First pixel of the box of each node (clipped so that boxes stay inside the image)."""
-    centres = np.arange(node_count(n, step)) * step
-    return np.clip(centres - box // 2, 0, n - box)
 
 
 def _robust_rms(values: np.ndarray) -> np.ndarray:
@@ -76,7 +70,7 @@ def box_rms_nodes(image: da.Array, *, box: int, step: int) -> da.Array:
                           f"step {step}")
     nx, ny = image.shape
     bx, by = min(box, nx), min(box, ny)
-    sx, sy = _box_starts(nx, bx, step), _box_starts(ny, by, step)
+    sx, sy = box_starts(nx, bx, step), box_starts(ny, by, step)
     rows = []
     for i in range(0, sx.size, NODES_PER_TASK):
         gx = sx[i:i + NODES_PER_TASK]

@@ -8,6 +8,7 @@ import numpy as np
 import xarray as xr
 
 from vlassdask.io.image_schema import make_image_dataset
+from vlassdask.kernels.constants import FWHM_PER_SIGMA
 
 ARCSEC = np.pi / (180.0 * 3600.0)
 
@@ -20,7 +21,7 @@ def gaussian_beam(
     ``center`` defaults to the reference pixel ``(nx // 2, ny // 2)``.
     """
     cx, cy = center if center is not None else (nx // 2, ny // 2)
-    sigma = fwhm_pixels / np.sqrt(8.0 * np.log(2.0))
+    sigma = fwhm_pixels / FWHM_PER_SIGMA
     x = np.arange(nx)[:, None] - cx
     y = np.arange(ny)[None, :] - cy
     return np.exp(-(x**2 + y**2) / (2.0 * sigma**2))

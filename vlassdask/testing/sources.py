@@ -27,10 +27,10 @@ from scipy import ndimage
 
 from vlassdask.catalog.names import component_names
 from vlassdask.io.image_schema import celestial_wcs, make_image_dataset
+from vlassdask.kernels.constants import FWHM_PER_SIGMA
 from vlassdask.testing.fits import write_vlass_fits
 
 ARCSEC_RAD = np.pi / (180.0 * 3600.0)
-FWHM_PER_SIGMA = np.sqrt(8.0 * np.log(2.0))
 
 
 def _covariance(fwhm_major: float, fwhm_minor: float, pa_rad: float) -> np.ndarray:

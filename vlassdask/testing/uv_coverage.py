@@ -14,12 +14,12 @@ import numpy as np
 import scipy.fft
 from scipy import ndimage
 
+from vlassdask.kernels.constants import FWHM_PER_SIGMA
 from vlassdask.simulate.array import VLA_LONGITUDE_DEG, load_vla_b_configuration
 
 ARCSEC = math.pi / (180.0 * 3600.0)
 SPEED_OF_LIGHT = 299_792_458.0
 DISH_DIAMETER_M = 25.0
-FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
 
 @dataclass(frozen=True)
