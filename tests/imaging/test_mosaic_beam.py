@@ -146,18 +146,43 @@ def _images(pb: np.ndarray) -> QAImages:
                     subimage=(60, 660, 60, 660))
 
 
+def _relative(table, centers, parts):
+    return dask.compute(*relative_beams(table, centers, parts, shape=(720, 720),
+                                        cell_rad=CELL, center_rad=CENTER, step=4, chunks=256),
+                        scheduler="threads")
+
+
+def _share_weighted_mean(table, parts, factors):
+    return sum(p.weights.sum() / table.weights.sum() * f
+               for p, f in zip(parts, factors, strict=True))
+
+
 def test_relative_beams_average_to_one_and_follow_frequency(uniform):
     centers, table, _, _ = uniform
-    groups = [np.array([f]) for f in FREQS]
-    factors = dask.compute(*relative_beams(table, centers, groups, shape=(720, 720),
-                                           cell_rad=CELL, center_rad=CENTER, step=4,
-                                           chunks=256), scheduler="threads")
-    share = table.weights.sum(axis=0) / table.weights.sum()
-    mean = sum(s * f for s, f in zip(share, factors, strict=True))
+    parts = [table.at_frequencies([f]) for f in FREQS]
+    factors = _relative(table, centers, parts)
     inside = np.s_[200:520, 200:520]
-    assert np.allclose(mean[inside], 1.0, atol=1e-6)
+    assert np.allclose(_share_weighted_mean(table, parts, factors)[inside], 1.0, atol=1e-6)
     # the low frequencies see more of the sky: their beams are wider
     assert factors[0][inside].mean() > 1.0 > factors[2][inside].mean()
+
+
+def test_relative_beams_of_pointing_groups(uniform):
+    """Frequency x field parts: the factors still average to 1, and each pointing group's
+    factor is largest on its own fields' side of the raster."""
+    centers, table, _, _ = uniform
+    east = table.field_ids[centers[table.field_ids, 0] > CENTER[0]]
+    west = np.setdiff1d(table.field_ids, east)
+    parts = [table.at_frequencies([f]).at_fields(g) for f in FREQS for g in (east, west)]
+    parts.append(FieldWeights(np.array([], dtype=np.int64), table.freq_hz,
+                              np.zeros((0, table.freq_hz.size))))
+    factors = _relative(table, centers, parts)
+    inside = np.s_[200:520, 200:520]
+    assert np.allclose(_share_weighted_mean(table, parts, factors)[inside], 1.0, atol=1e-6)
+    assert np.all(factors[-1] == 1.0)
+    # l (RA) decreases along x: east is at small x
+    assert factors[0][200:300, 360].mean() > 1.0 > factors[0][420:520, 360].mean()
+    assert factors[1][420:520, 360].mean() > 1.0 > factors[1][200:300, 360].mean()
 
 
 def test_field_selection_and_merging():

@@ -27,8 +27,10 @@ from vlassdask.testing.otf import PHASE_CENTER, otf_config, otf_sources, quicklo
 # The bad-baseline detector is off in these tests: the 30-s snapshot coverage of the rasters
 # here trips it (docs/quicklook.md); everything else of the QA runs.
 NO_STRIPE_DETECTOR = {"decision": {"detector_actions": {"bad_baselines": "ignore"}}}
-#: CLEAN depth of the noise-free tests: VLASS QL's nsigma 4.5 x its ~120 uJy/beam noise.
-VLASS_DEPTH_JY = 4.5 * 120e-6
+#: CLEAN depth of the noise-free tests: 0.1 mJy/beam, about 1% of the faintest source as the
+#: flat-noise image shows it, and 5x below VLASS QL's own stop (nsigma 4.5 x ~120 uJy/beam), so
+#: that flux left in the residual does not bias the integrated fluxes.
+NOISE_FREE_DEPTH_JY = 1e-4
 QA_SIZES = {"cell_arcsec": 1.0, "imsize": 1280, "subimage_size": 896, "cycleniter": 500}
 
 
@@ -43,13 +45,14 @@ def config(**sections) -> QuickLookConfig:
 @pytest.fixture(scope="module")
 def noise_free(tmp_path_factory):
     """A noise-free two-row raster, imaged with a threshold stop (the rms of noise-free data
-    measures only deconvolution errors, so nsigma is off) at the depth of VLASS's own stop:
-    nsigma 4.5 x the ~120 uJy/beam QL noise = 0.54 mJy/beam."""
+    measures only deconvolution errors, so nsigma is off) at :data:`NOISE_FREE_DEPTH_JY`, with
+    the two rows as pointing groups."""
     base = tmp_path_factory.mktemp("ql_noise_free")
     sim = otf_config()
     sky, truth = otf_sources(sim, quicklook_placements(sim))
     simulate_observation(sim, sky, base / "otf.ms")
-    cfg = config(clean={"nsigma": 0.0, "threshold_jy": VLASS_DEPTH_JY}, qa=NO_STRIPE_DETECTOR)
+    cfg = config(clean={"nsigma": 0.0, "threshold_jy": NOISE_FREE_DEPTH_JY},
+                 qa=NO_STRIPE_DETECTOR)
     product = make_quicklook_product(base / "otf.ms", PHASE_CENTER, base / "products", cfg)
     return product, truth, base
 
@@ -98,13 +101,17 @@ def test_pb_corrected_fluxes_and_positions_noise_free(noise_free):
     with xr.open_zarr(product.names.store) as ds:
         measured = _measure(ds.load(), truth)
         assert ds.attrs["gridding"]["w_projection"] or ds.attrs["gridding"]["w_layers"] > 1
-    # Peaks within 2% and positions within 0.05" (the issue's figures); integrated fluxes (the
-    # Gaussian fit's area, which takes in the residual left at the CLEAN depth) within 2.5%: the
-    # 3' source measures 0.978 (docs/quicklook.md "Accuracy").
+    # Peaks and integrated fluxes (Gaussian fits) within 2%, positions within 0.05" (the
+    # issue's figures); measured 0.985-0.996, 0.991-1.001 and 0.002-0.013" (docs/quicklook.md
+    # "Accuracy").
     for label, m in measured.items():
         assert m["peak"] == pytest.approx(1.0, abs=0.02), (label, m)
-        assert m["integrated"] == pytest.approx(1.0, abs=0.025), (label, m)
+        assert m["integrated"] == pytest.approx(1.0, abs=0.02), (label, m)
         assert m["offset"] < 0.05, (label, m)
+    with xr.open_zarr(product.names.store) as ds:
+        # the major cycles predicted each row through its own mosaic beam, and converged
+        assert ds.attrs["pointing_groups"] == [list(range(17)), list(range(17, 34))]
+        assert ds.attrs["qa"]["attempts"][0]["major_cycles"] <= 12
 
 
 def test_dirty_positions_with_w_projection(noise_free):
@@ -195,11 +202,11 @@ def test_under_cleaned_first_attempt_is_retried_and_accepted(noisy_ms, tmp_path)
         corr = ds.attrs["position_correction"]
         header = ds.attrs["fits_header"]
     for label, m in measured.items():
-        # within 3 sigma of the local noise (the rms image at the source) beyond the noise-free
-        # accuracy of restored peaks (2%, test_pb_corrected_fluxes_and_positions_noise_free)
+        # within 3 sigma of the local noise (the rms image at the source; measured 0.4-2.0
+        # sigma, sigma 0.7-1.9% of the fluxes)
         flux = float(truth.set_index("label").loc[label, "flux_jy"])
         sigma = float(rms[m["pixel"]])
-        assert abs(m["peak"] - 1) * flux < 3 * sigma + 0.02 * flux, (label, m, sigma)
+        assert abs(m["peak"] - 1) * flux < 3 * sigma, (label, m, sigma)
     expected = position_correction(corr["ra_uncorrected"], corr["dec_uncorrected"],
                                    corr["mjd"], freq_hz=corr["freq_hz"])
     assert header["CRVAL1"] == pytest.approx(float(expected.ra_corrected), abs=1e-9)

@@ -204,13 +204,21 @@ def check_summary(summary: Summary) -> None:
 
 
 def weight_block(block: Block, density, scheme: WeightingScheme, f2: float,
-                 plan: GridPlan) -> Weighted:
-    """Imaging-weight one block and gather it in the gridding order of ``plan``."""
+                 plan: GridPlan, group_of_field: np.ndarray | None = None) -> Weighted:
+    """Imaging-weight one block and gather it in the gridding order of ``plan``.
+
+    ``group_of_field`` (int, indexed by FIELD_ID) labels each field's pointing group: each
+    w-layer's visibilities of a group are then contiguous (``Weighted.sorted.n_groups``).
+    """
     fac = imaging_weight_factors(block.uvw, block.freq, block.wsum, density, scheme, f2)
     off = plan.off_grid(block.uvw, block.freq) & (block.wsum > 0)
     fac[off] = 0.0
     psf = (block.wsum * fac).astype(np.complex64)
     vis = (block.vis * fac).astype(np.complex64)
-    gathered = sort_for_plan(block.uvw, block.freq, (vis, psf), plan, mask=psf != 0)
+    group, n_groups = None, 1
+    if group_of_field is not None:
+        group, n_groups = group_of_field[block.field_id], int(group_of_field.max()) + 1
+    gathered = sort_for_plan(block.uvw, block.freq, (vis, psf), plan, mask=psf != 0,
+                             group=group, n_groups=n_groups)
     return Weighted(gathered, float(np.sum(psf.real, dtype=np.float64)), int(off.sum()),
                     block.uvw, block.freq, block.field_id)

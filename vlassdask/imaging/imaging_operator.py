@@ -32,9 +32,10 @@ Peak memory
   :func:`vlassdask.imaging.memory.estimate_device_memory`);
 * an image graph: ``accumulators x n_grids x G^2 x 8`` bytes (complex64 grids; G = plan.ngrid,
   n_grids = 2 with the first-order Fresnel correction) + one layer FFT grid + for ``residual``
-  one model grid per layer in flight + two (nx, ny) float64 images;
+  the model grids of one group of datasets (one per pointing group, :meth:`with_model_weights`;
+  the groups of datasets are folded one after another) + two (nx, ny) float64 images;
 * ``predict``: the model visibilities of every block (8 bytes per visibility) until they are
-  consumed (written), plus one model grid per layer.
+  consumed (written), plus the model grids of every model-weight group of one layer.
 """
 
 from __future__ import annotations
@@ -129,8 +130,8 @@ class _CacheOnBackend:
         return _on_backend(self.cache.get(handle), self.backend)
 
 
-def _prepared(block, density, scheme, f2, plan, cache, key, backend):
-    weighted = weight_block(block, density, scheme, f2, plan)
+def _prepared(block, density, scheme, f2, plan, cache, key, backend, group_of_field=None):
+    weighted = weight_block(block, density, scheme, f2, plan, group_of_field)
     return _on_backend(weighted, backend) if cache is None else cache.put(key, weighted)
 
 
@@ -201,8 +202,11 @@ def _grid_step(acc, item, cache, plan: GridPlan, layer: int, which: int, moment:
 
 
 def _residual_step(acc, item, cache, plan: GridPlan, layer: int, model_grids, _after=None):
+    """Add the block's residual of ``layer``: ``model_grids`` is ``((field group or None,
+    grids), ...)``, each predicting that pointing group's visibilities (all for None)."""
     wb = _load(item, cache)
-    acc, _ = grid_residual_layer(wb.sorted, model_grids, plan, layer, acc)
+    for group, grids in model_grids:
+        acc, _ = grid_residual_layer(wb.sorted, grids, plan, layer, acc, group=group)
     return acc
 
 
@@ -226,11 +230,15 @@ def _finish(image, plan: GridPlan, sumwt: float) -> np.ndarray:
 
 
 def _degrid_step(out, item, cache, plan: GridPlan, layer: int, model_grids):
+    """Add the block's model visibilities of ``layer`` (``model_grids`` as in
+    :func:`_residual_step`) to ``out``."""
     wb = _load(item, cache)
     if out is None:
         out = backend_for(wb.sorted.pu).zeros((wb.uvw.shape[0], wb.freq.shape[0]),
                                               dtype=np.complex64)
-    return degrid_layer(wb.sorted, model_grids, plan, layer, out)
+    for group, grids in model_grids:
+        out = degrid_layer(wb.sorted, grids, plan, layer, out, group=group)
+    return out
 
 
 def _to_field_centers(out, item, cache, centers: np.ndarray, image_center) -> np.ndarray:
@@ -257,6 +265,27 @@ def _object_name(datasets: list[xr.Dataset]) -> str:
     ids = datasets[0].attrs.get("field_ids") or []
     picked = list(dict.fromkeys(names[i] for i in ids if i < len(names)))
     return ",".join(picked)[:68]
+
+
+def _group_lookup(datasets: list[xr.Dataset],
+                  field_groups: Sequence[Sequence[int]] | None) -> np.ndarray | None:
+    """FIELD_ID -> pointing-group index (None without groups); the groups must be disjoint
+    and cover every selected field."""
+    if field_groups is None:
+        return None
+    n_fields = len(datasets[0].attrs["field_phase_centers_rad"])
+    lookup = np.full(n_fields, -1, dtype=np.int64)
+    for g, fields in enumerate(field_groups):
+        fields = np.asarray(fields, dtype=np.int64)
+        if fields.size == 0 or fields.min() < 0 or fields.max() >= n_fields \
+                or (lookup[fields] >= 0).any() or np.unique(fields).size != fields.size:
+            raise InputError(f"field group {g} is empty, names unknown FIELD rows or overlaps "
+                             "another group")
+        lookup[fields] = g
+    missing = [int(f) for f in datasets[0].attrs["field_ids"] if lookup[int(f)] < 0]
+    if missing:
+        raise InputError(f"fields {missing} are in no field group")
+    return np.maximum(lookup, 0)
 
 
 def _after_all(*_items):
@@ -302,10 +331,13 @@ class ImagingOperator:
         The block cache the blocks live in (None: worker memory).
     backend
         The array backend of the blocks (model images are moved to it once per call).
+    field_groups
+        None, or the pointing groups the blocks are ordered by (FIELD_IDs of each group; see
+        :meth:`build`).
     model_weights
-        None, or ``((dataset indices, factor image), ...)``: the visibilities of those
-        datasets are predicted from the model times the factor image (see
-        :meth:`with_model_weights`).
+        None, or ``((dataset indices, field group or None, factor image), ...)``: the
+        visibilities of those datasets (and of that pointing group's fields) are predicted from
+        the model times the factor image (see :meth:`with_model_weights`).
     """
 
     plan: GridPlan
@@ -322,7 +354,8 @@ class ImagingOperator:
     object_name: str = ""
     cache: BlockCache | None = None
     backend: Backend = NUMPY_BACKEND
-    model_weights: tuple[tuple[tuple[int, ...], np.ndarray], ...] | None = None
+    field_groups: tuple[tuple[int, ...], ...] | None = None
+    model_weights: tuple[tuple[tuple[int, ...], int | None, np.ndarray], ...] | None = None
     _plan_key: Any = field(default=None, repr=False)
 
     @classmethod
@@ -335,6 +368,7 @@ class ImagingOperator:
         cache: BlockCache | None = None,
         client_images: int = 1,
         backend: Backend | None = None,
+        field_groups: Sequence[Sequence[int]] | None = None,
     ) -> ImagingOperator:
         """Run the first pass, plan the gridding and persist the prepared blocks.
 
@@ -355,6 +389,11 @@ class ImagingOperator:
         backend
             The array backend to keep the prepared blocks on and run the kernels with; default:
             ``resolve_backend(config.device)``.
+        field_groups
+            Pointing groups: disjoint lists of FIELD_IDs covering every selected field. Each
+            block then keeps the visibilities of each group contiguous within a w-layer, so
+            that :meth:`with_model_weights` can predict every group from its own model
+            weights (a mosaic's fields through their own primary beams).
 
         Raises
         ------
@@ -381,14 +420,18 @@ class ImagingOperator:
         nx, ny = config.imsize
         backend = resolve_backend(config.device) if backend is None else backend
         what = f"imaging {nx}x{ny} pixels of {config.cell_arcsec:g} arcsec"
-        estimate = estimate_imaging_memory(datasets, config, client_images=client_images)
+        n_groups = len(field_groups) if field_groups is not None else 1
+        estimate = estimate_imaging_memory(datasets, config, client_images=client_images,
+                                           pointing_groups=n_groups)
         if cache is not None or backend.memory_bytes is not None:  # blocks on disk or device
             estimate = dataclasses.replace(estimate, visibilities=0)
         check_memory(estimate, worker_memory_bytes(), what=what)
         if backend.memory_bytes is not None:
-            check_memory(estimate_device_memory(datasets, config, cached=cache is not None),
+            check_memory(estimate_device_memory(datasets, config, cached=cache is not None,
+                                                pointing_groups=n_groups),
                          backend.memory_bytes(), what=f"{what} on the {backend.name} device",
                          where="the device has")
+        group_of_field = _group_lookup(datasets, field_groups)
         if cache is not None:
             cache = _CacheOnBackend(cache, backend)
         scheme = WeightingScheme(config.weighting, config.robust, config.taper_arcsec, (nx, ny),
@@ -407,7 +450,7 @@ class ImagingOperator:
         plan_key = shared(plan)
         density_key = shared(density) if density is not None else None
         weighted = [dask.delayed(_prepared)(b, density_key, scheme, f2, plan_key, cache,
-                                            f"block-{i}", backend)
+                                            f"block-{i}", backend, group_of_field)
                     for i, b in enumerate(blocks)]
         weighted = persist_delayed(weighted)
         (totals,) = dask.compute(tree_reduce(
@@ -431,6 +474,8 @@ class ImagingOperator:
             field_centers_rad=np.asarray(datasets[0].attrs["field_phase_centers_rad"],
                                          dtype=np.float64),
             cache=cache, backend=backend, _plan_key=plan_key,
+            field_groups=None if field_groups is None else tuple(
+                tuple(int(f) for f in g) for g in field_groups),
         )
 
     @property
@@ -505,48 +550,61 @@ class ImagingOperator:
         return tree_reduce(parts, merge_field_weights)
 
     def with_model_weights(self, groups) -> ImagingOperator:
-        """The operator with a weight image per group of datasets for the model.
+        """The operator with a weight image per group of visibilities for the model.
 
-        ``residual`` and ``predict`` then predict the visibilities of each group's datasets
-        (spectral windows) from ``model x factor``, one model grid per group and w-layer. A
-        wide-band mosaic uses this to apply the primary beam each frequency sees: with the
-        factor ``R_g(x) / A(x)`` (the mosaic beam of the group's frequencies over that of all
-        of them, :func:`vlassdask.imaging.mosaic_beam.relative_beams`), a model in the image's
-        units (``A x S``) predicts the data of every spectral window consistently.
+        ``residual`` and ``predict`` then predict the visibilities of each group from ``model
+        x factor``, one model grid per group and w-layer. A group is a set of datasets
+        (spectral windows), optionally restricted to one of the pointing groups the operator
+        was built with (:meth:`build`'s ``field_groups``). A wide-band mosaic uses this to
+        apply the primary beam each group of data sees: with the factor ``R_g(x) / A(x)`` (the
+        mosaic beam of the group's data over that of all of them,
+        :func:`vlassdask.imaging.mosaic_beam.relative_beams`), a model in the image's units
+        (``A x S``) predicts every spectral window and pointing group consistently.
 
         Parameters
         ----------
         groups
-            ``[(dataset indices, (nx, ny) factor image), ...]`` covering every dataset once.
+            ``[(dataset indices, field group index or None, (nx, ny) factor image), ...]``:
+            every dataset covered once, either whole (None) or once for each pointing group.
 
         Raises
         ------
         InputError
-            Groups that do not cover each dataset exactly once, or factors of the wrong shape
-            or not finite.
+            Groups that do not cover the visibilities exactly once, a field group the
+            operator was not built with, or factors of the wrong shape or not finite.
         """
-        groups = tuple((tuple(int(i) for i in ids), np.asarray(f, dtype=np.float64))
-                       for ids, f in groups)
-        covered = sorted(i for ids, _ in groups for i in ids)
-        datasets = sorted({d for d, _, _ in self.block_rows})
-        if covered != datasets:
-            raise InputError(f"model weight groups cover datasets {covered}; the operator has "
-                             f"{datasets}")
-        for _, factor in groups:
+        groups = tuple((tuple(int(i) for i in ids), None if fg is None else int(fg),
+                        np.asarray(f, dtype=np.float64)) for ids, fg, f in groups)
+        n_field_groups = len(self.field_groups or ())
+        covered: dict[int, list] = {}
+        for ids, fg, factor in groups:
+            if fg is not None and not 0 <= fg < n_field_groups:
+                raise InputError(f"model weight group names field group {fg}; the operator "
+                                 f"has {n_field_groups}")
             if factor.shape != self.shape or not np.isfinite(factor).all():
                 raise InputError(f"model weight images must be finite {self.shape} images")
+            for i in ids:
+                covered.setdefault(i, []).append(fg)
+        datasets = sorted({d for d, _, _ in self.block_rows})
+        whole = [None], list(range(n_field_groups))
+        if sorted(covered) != datasets or any(
+                sorted(v, key=lambda g: -1 if g is None else g) not in whole
+                for v in covered.values()):
+            raise InputError(f"model weight groups must cover each of the datasets {datasets} "
+                             f"once, whole or once per field group ({n_field_groups})")
         return dataclasses.replace(self, model_weights=groups)
 
-    def _model_keys(self, model) -> list[tuple[list[int], Any]]:
-        """(block indices, shared corrected model) per model-weight group."""
+    def _model_keys(self, model) -> list[tuple[list[int], list[tuple[int | None, Any]]]]:
+        """(block indices, [(field group or None, shared corrected model), ...]) per set of
+        datasets sharing model weights."""
         model = self._checked_model(model)
         if self.model_weights is None:
-            return [(list(range(len(self.blocks))), self._corrected_model(model))]
-        keys = []
-        for ids, factor in self.model_weights:
-            blocks = [i for i, (d, _, _) in enumerate(self.block_rows) if d in ids]
-            keys.append((blocks, self._corrected_model(model * factor)))
-        return keys
+            return [(list(range(len(self.blocks))), [(None, self._corrected_model(model))])]
+        by_datasets: dict[tuple[int, ...], list] = {}
+        for ids, fg, factor in self.model_weights:
+            by_datasets.setdefault(ids, []).append((fg, self._corrected_model(model * factor)))
+        return [([i for i, (d, _, _) in enumerate(self.block_rows) if d in ids], keys)
+                for ids, keys in by_datasets.items()]
 
     def _checked_model(self, model) -> np.ndarray:
         model = np.asarray(model, dtype=np.float64)
@@ -560,6 +618,12 @@ class ImagingOperator:
     def _corrected_model(self, model: np.ndarray) -> Any:
         return shared(apply_grid_correction(self.backend.asarray(model.copy()), self.plan))
 
+    def _layer_model_grids(self, keys, layer: int, after) -> list:
+        """Delayed ``[(field group, model grids of layer), ...]`` of :meth:`_model_keys`."""
+        return [(fg, dask.delayed(_model_grids)(key, self._plan_key, layer,
+                                                self.config.fft_threads, after))
+                for fg, key in keys]
+
     def residual(self, model) -> da.Array:
         """Residual image ``dirty - A^H W A model`` (Jy/beam) of a model image (Jy/pixel,
         float (nx, ny) indexed [x, y]), recomputed from the visibilities (with the model
@@ -567,10 +631,15 @@ class ImagingOperator:
         groups = self._model_keys(model)
 
         def grid_of_layer(layer, after):
-            grids = [self._fold(layer, _residual_step, dask.delayed(_model_grids)(
-                model_key, self._plan_key, layer, self.config.fft_threads, after),
-                blocks=blocks, after=after) for blocks, model_key in groups]
-            return grids[0] if len(grids) == 1 else dask.delayed(sum_arrays)(*grids)
+            # groups of datasets one after another: one group's model grids in memory at once
+            total = None
+            for blocks, keys in groups:
+                grid = self._fold(layer, _residual_step,
+                                  self._layer_model_grids(keys, layer, after),
+                                  blocks=blocks, after=after)
+                total = grid if total is None else dask.delayed(sum_arrays)(total, grid)
+                after = total
+            return total
 
         return self._layers(grid_of_layer)
 
@@ -588,9 +657,8 @@ class ImagingOperator:
         outs: list = [None] * len(self.blocks)
         after = None
         for layer in range(self.plan.n_layers):
-            for blocks, model_key in groups:
-                grids = dask.delayed(_model_grids)(model_key, self._plan_key, layer,
-                                                   self.config.fft_threads, after)
+            for blocks, keys in groups:
+                grids = self._layer_model_grids(keys, layer, after)
                 for i in blocks:
                     outs[i] = dask.delayed(_degrid_step)(outs[i], self.blocks[i], self.cache,
                                                          self._plan_key, layer, grids)

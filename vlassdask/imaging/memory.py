@@ -9,7 +9,8 @@ grid, the Quick Look mosaic beam, a larger padding).
 
 * visibilities: the prepared blocks, 48 bytes per visibility + 32 per row;
 * grids: ``accumulators`` complex64 grids of side ``G = good_size(padding x max(nx, ny))``
-  plus the FFT's complex64 input and output;
+  plus one FFT grid and the residual's model grids (one per pointing group, which the
+  residual of one group of spectral windows holds at once);
 * images: the weight-density grids of uniform and Briggs weighting (``accumulators`` float64
   ``nx x ny`` grids, in the first pass) or the float64 image a graph accumulates plus the
   ``client_images`` its caller holds, whichever is larger.
@@ -58,7 +59,8 @@ class MemoryEstimate:
 
 
 def estimate_imaging_memory(datasets: list[xr.Dataset], config: ImagingConfig, *,
-                            client_images: int = 1) -> MemoryEstimate:  # fmt: skip
+                            client_images: int = 1,
+                            pointing_groups: int = 1) -> MemoryEstimate:  # fmt: skip
     """Estimate the peak memory of imaging ``datasets`` with ``config`` (see the module
     docstring), from their sizes only: nothing is read.
 
@@ -72,6 +74,8 @@ def estimate_imaging_memory(datasets: list[xr.Dataset], config: ImagingConfig, *
         ``nx x ny`` images (counted as float64) the caller holds besides the one an image
         graph accumulates: the finished dirty image while the PSF is made (1), CLEAN's model,
         residual, PSF and work arrays (about 10).
+    pointing_groups
+        Pointing groups the blocks are ordered by (model grids held at once).
     """
     nx, ny = config.imsize
     n_vis = sum(ds.sizes["row"] * ds.sizes["chan"] for ds in datasets)
@@ -81,19 +85,20 @@ def estimate_imaging_memory(datasets: list[xr.Dataset], config: ImagingConfig, *
     image = 8 * nx * ny
     density = config.accumulators * image if config.weighting != "natural" else 0
     return MemoryEstimate(visibilities=48 * n_vis + 32 * n_rows,
-                          grids=(config.accumulators + 2) * grid,
+                          grids=(config.accumulators + 1 + pointing_groups) * grid,
                           images=max(density, (1 + client_images) * image))
 
 
 def estimate_device_memory(datasets: list[xr.Dataset], config: ImagingConfig, *,
-                           cached: bool = False) -> MemoryEstimate:  # fmt: skip
+                           cached: bool = False, pointing_groups: int = 1
+                           ) -> MemoryEstimate:  # fmt: skip
     """Lower bound of the device memory of imaging ``datasets`` on a GPU (the device memory
     model of :mod:`vlassdask.imaging.backend_cuda`), from their sizes only.
 
     * visibilities: the prepared blocks, 48 bytes per visibility (with a block cache
       (``cached``), only the blocks in flight: one row chunk per accumulator);
-    * grids: ``accumulators`` complex64 grids, one FFT grid and one model grid, of side
-      ``G = good_size(padding x max(nx, ny))``;
+    * grids: ``accumulators`` complex64 grids, one FFT grid and one model grid per pointing
+      group, of side ``G = good_size(padding x max(nx, ny))``;
     * images: the float64 image a graph accumulates and the grid-corrected model.
     """
     nx, ny = config.imsize
@@ -102,7 +107,8 @@ def estimate_device_memory(datasets: list[xr.Dataset], config: ImagingConfig, *,
         chans = max((ds.sizes["chan"] for ds in datasets), default=0)
         n_vis = min(n_vis, config.accumulators * config.row_chunks * chans)
     side = good_grid_size((config.padding or min(AUTO_PADDINGS)) * max(nx, ny))
-    return MemoryEstimate(visibilities=48 * n_vis, grids=(config.accumulators + 2) * 8 * side**2,
+    return MemoryEstimate(visibilities=48 * n_vis,
+                          grids=(config.accumulators + 1 + pointing_groups) * 8 * side**2,
                           images=2 * 8 * nx * ny)
 
 

@@ -90,6 +90,11 @@ class FieldWeights:
         rows = weights.sum(axis=1) > 0
         return FieldWeights(self.field_ids[rows], self.freq_hz[keep], weights[rows])
 
+    def at_fields(self, field_ids) -> FieldWeights:
+        """The table restricted to the fields ``field_ids``."""
+        keep = np.isin(self.field_ids, np.asarray(field_ids, dtype=np.int64))
+        return FieldWeights(self.field_ids[keep], self.freq_hz, self.weights[keep])
+
     def scaled(self, factors: dict[int, float]) -> FieldWeights:
         """The table with the weights of some fields multiplied by ``factors[field_id]``."""
         scale = np.array([factors.get(int(f), 1.0) for f in self.field_ids])
@@ -257,7 +262,7 @@ def _ratio(part: np.ndarray, whole: np.ndarray, floor: float) -> np.ndarray:
 def relative_beams(
     table: FieldWeights,
     field_centers_rad: np.ndarray,
-    frequency_groups: list[np.ndarray],
+    parts: list[FieldWeights],
     *,
     shape: tuple[int, int],
     cell_rad: float,
@@ -266,36 +271,41 @@ def relative_beams(
     chunks,
     floor: float = 1e-3,
 ) -> list[da.Array]:
-    """The mosaic beam of each group of frequencies relative to that of all: ``R_g / A``.
+    """The mosaic beam of each part of the data relative to that of all: ``R_g / A``.
 
-    ``R_g = sum_{f, nu in g} W PB / sum_{f, nu in g} W`` is the sensitivity the data at the
-    group's frequencies have; a source of flux S is seen by them with ``S R_g`` while the
-    image shows it with ``S A``. Predicting each group's visibilities from ``model x R_g /
-    A`` (:meth:`vlassdask.imaging.imaging_operator.ImagingOperator.with_model_weights`) makes
-    the major cycles of a wide-band mosaic consistent with its dirty image.
+    ``R_g = sum_{(f, nu) in g} W PB / sum_{(f, nu) in g} W`` is the sensitivity the part's data
+    (some of the fields, at some of the frequencies) have; a source of flux S is seen by them
+    with ``S R_g`` while the image shows it with ``S A``. Predicting each part's visibilities
+    from ``model x R_g / A``
+    (:meth:`vlassdask.imaging.imaging_operator.ImagingOperator.with_model_weights`) makes the
+    major cycles of a wide-band mosaic consistent with its dirty image. For any partition of the
+    data the weight-share-weighted mean of the factors is 1.
 
     Parameters
     ----------
     table, field_centers_rad, shape, cell_rad, center_rad, step, chunks
         As :func:`mosaic_primary_beam`.
-    frequency_groups
-        The channel frequencies of each group.
+    parts
+        Sub-tables of ``table`` (:meth:`FieldWeights.at_frequencies`,
+        :meth:`FieldWeights.at_fields`); an empty one gets the factor 1.
     floor
         Where ``A`` is below ``floor`` of its peak the factor is 1 (no data to predict).
 
     Returns
     -------
     list of dask.array.Array
-        One lazy (nx, ny) float64 factor image per group.
+        One lazy (nx, ny) float64 factor image per part.
     """
     r_max = null_radius_rad(float(table.freq_hz.min()))
     directions = dask.delayed(node_directions)(shape, cell_rad, center_rad, step)
     whole = _sensitivity_nodes(table, field_centers_rad, directions, r_max)
     out = []
-    for freqs in frequency_groups:
-        part = _sensitivity_nodes(table.at_frequencies(freqs), field_centers_rad, directions,
-                                  r_max)
-        nodes = dask.delayed(_ratio)(part, whole, floor)
+    for part in parts:
+        if part.weights.sum() <= 0:
+            out.append(da.ones(shape, chunks=chunks, dtype=np.float64))
+            continue
+        nodes = dask.delayed(_ratio)(
+            _sensitivity_nodes(part, field_centers_rad, directions, r_max), whole, floor)
         out.append(interpolate_nodes(nodes, shape, step, chunks=chunks, dtype=np.float64))
     return out
 

@@ -33,13 +33,18 @@ def sort_for_plan(
     values: tuple[np.ndarray, ...],
     plan: GridPlan,
     mask: np.ndarray | None = None,
+    group: np.ndarray | None = None,
+    n_groups: int = 1,
 ) -> SortedVisibilities:
     """Gather ``values`` (complex (row, chan) arrays) in the gridding order of ``plan``.
 
-    ``mask`` (bool (row, chan)) selects the visibilities to keep (default: all).
+    ``mask`` (bool (row, chan)) selects the visibilities to keep (default: all); ``group``
+    (int (row,) in ``[0, n_groups)``) makes each layer's visibilities of every row group
+    contiguous (:func:`group_span`).
     """
     return sort_visibilities(uvw, freq, values, mask=mask, layer_width=plan.layer_width,
-                             n_layers=plan.n_layers, cell=plan.cell, ngrid=plan.ngrid)
+                             n_layers=plan.n_layers, cell=plan.cell, ngrid=plan.ngrid,
+                             group=group, n_groups=n_groups)
 
 
 def to_backend(sorted_vis: SortedVisibilities, backend: Backend) -> SortedVisibilities:
@@ -53,7 +58,17 @@ def to_backend(sorted_vis: SortedVisibilities, backend: Backend) -> SortedVisibi
 
 def layer_span(sorted_vis: SortedVisibilities, layer: int) -> tuple[int, int]:
     """(start, stop) of the entries of ``layer`` in the gridding order."""
-    return int(sorted_vis.bounds[layer]), int(sorted_vis.bounds[layer + 1])
+    n = sorted_vis.n_groups
+    return int(sorted_vis.bounds[layer * n]), int(sorted_vis.bounds[(layer + 1) * n])
+
+
+def group_span(sorted_vis: SortedVisibilities, layer: int, group: int | None) -> tuple[int, int]:
+    """(start, stop) of the entries of row group ``group`` of ``layer`` (the whole layer for
+    ``None``)."""
+    if group is None:
+        return layer_span(sorted_vis, layer)
+    k = layer * sorted_vis.n_groups + group
+    return int(sorted_vis.bounds[k]), int(sorted_vis.bounds[k + 1])
 
 
 def new_grids(plan: GridPlan, dtype: np.dtype, backend: Backend) -> np.ndarray:
@@ -93,13 +108,15 @@ def grid_residual_layer(
     plan: GridPlan,
     layer: int,
     grid: np.ndarray | None = None,
+    group: int | None = None,
 ) -> tuple[np.ndarray | None, int]:
     """Grid one layer of the residual visibilities ``values[0] - values[1] x model``.
 
     ``model_grids`` is the layer's model grid from :func:`model_layer_grids`; the model
     visibilities are interpolated and subtracted visibility by visibility, never stored.
+    With ``group`` only that row group's visibilities of the layer are gridded.
     """
-    lo, hi = layer_span(sorted_vis, layer)
+    lo, hi = group_span(sorted_vis, layer, group)
     if hi == lo:
         return grid, 0
     backend = backend_for(sorted_vis.pu)
@@ -119,9 +136,11 @@ def degrid_layer(
     plan: GridPlan,
     layer: int,
     out: np.ndarray,
+    group: int | None = None,
 ) -> np.ndarray:
-    """Add the model visibilities of one layer to ``out`` (complex (row, chan), original order)."""
-    lo, hi = layer_span(sorted_vis, layer)
+    """Add the model visibilities of one layer (of its row group ``group``, if given) to ``out``
+    (complex (row, chan), original order)."""
+    lo, hi = group_span(sorted_vis, layer, group)
     if hi > lo:
         backend_for(sorted_vis.pu).degrid(
             sorted_vis.pu, sorted_vis.pv, sorted_vis.w, sorted_vis.index, model_grids,

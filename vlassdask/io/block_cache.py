@@ -54,7 +54,7 @@ class ZarrBlockCache:
         for name in _ROWS:
             _write(group, name, getattr(block, name))
         group.attrs.update(sumwt=float(block.sumwt), n_off_grid=int(block.n_off_grid),
-                           n_values=len(sorted_.values))
+                           n_values=len(sorted_.values), n_groups=int(sorted_.n_groups))
         return key
 
     def get(self, handle: str) -> Weighted:
@@ -63,7 +63,8 @@ class ZarrBlockCache:
         arrays = {name: group[name][...] for name in (*_SORTED, *_ROWS)}
         values = tuple(group[f"values{i}"][...] for i in range(int(group.attrs["n_values"])))
         sorted_ = SortedVisibilities(arrays["pu"], arrays["pv"], arrays["w"], values,
-                                     arrays["index"], arrays["bounds"])
+                                     arrays["index"], arrays["bounds"],
+                                     int(group.attrs["n_groups"]))
         return Weighted(sorted_, float(group.attrs["sumwt"]), int(group.attrs["n_off_grid"]),
                         arrays["uvw"], arrays["freq"], arrays["field_id"])
 

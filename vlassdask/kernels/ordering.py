@@ -1,8 +1,11 @@
-"""Visibility ordering for the gridder: by w-layer, then by grid tile, gathered contiguously.
+"""Visibility ordering for the gridder: by w-layer, then by row group, then by grid tile,
+gathered contiguously.
 
 A counting sort in O(nvis): each selected visibility gets the key
-``layer * ntiles^2 + tile_u * ntiles + tile_v`` (tiles of ``tile`` x ``tile`` grid cells) and is
-written, in key order, into contiguous arrays of grid positions, signed w and values. The
+``((layer * n_groups + group) * ntiles + tile_u) * ntiles + tile_v`` (tiles of ``tile`` x
+``tile`` grid cells; ``group`` an optional label of its row, e.g. the pointing group of its
+field, so that one layer's visibilities of each group are contiguous) and is written, in key
+order, into contiguous arrays of grid positions, signed w and values. The
 gridders then stream through memory instead of gathering rows, and touch one small block of the
 grid at a time. Visibilities with w < 0 are stored as their conjugates at (-u, -v, -w) (the dirty
 image is real), with the sign kept on ``w`` so the degridder can undo it.
@@ -34,7 +37,10 @@ class SortedVisibilities(NamedTuple):
     index
         int64 (nsel,) flat input index ``row * nchan + chan`` of each entry.
     bounds
-        int64 (n_layers + 1,): layer k owns entries ``bounds[k]:bounds[k + 1]``.
+        int64 (n_layers x n_groups + 1,): group g of layer k owns entries
+        ``bounds[k * n_groups + g]:bounds[k * n_groups + g + 1]``.
+    n_groups
+        Row groups within each layer (1: none).
     """
 
     pu: np.ndarray
@@ -43,10 +49,11 @@ class SortedVisibilities(NamedTuple):
     values: tuple
     index: np.ndarray
     bounds: np.ndarray
+    n_groups: int = 1
 
 
 @numba.njit(cache=True, nogil=True)
-def _keys(uvw, freq, mask, layer_width, n_layers, scale, ngrid, tile, ntiles):
+def _keys(uvw, freq, mask, group, n_groups, layer_width, n_layers, scale, ngrid, tile, ntiles):
     nrow = uvw.shape[0]
     nchan = freq.shape[0]
     keys = np.empty(nrow * nchan, dtype=np.int64)
@@ -68,7 +75,7 @@ def _keys(uvw, freq, mask, layer_width, n_layers, scale, ngrid, tile, ntiles):
                 layer = min(int(sign * w0 * fw[c] * inv_width), n_layers - 1)
             tu = min(max(int((half - sign * u0 * fscale[c]) * inv_tile), 0), ntiles - 1)
             tv = min(max(int((half + sign * v0 * fscale[c]) * inv_tile), 0), ntiles - 1)
-            keys[r * nchan + c] = (layer * ntiles + tu) * ntiles + tv
+            keys[r * nchan + c] = ((layer * n_groups + group[r]) * ntiles + tu) * ntiles + tv
             count += 1
     return keys, count
 
@@ -137,8 +144,10 @@ def sort_visibilities(
     cell: float,
     ngrid: int,
     tile: int = 16,
+    group: np.ndarray | None = None,
+    n_groups: int = 1,
 ) -> SortedVisibilities:
-    """Gather visibilities in (w-layer, grid tile) order.
+    """Gather visibilities in (w-layer, row group, grid tile) order.
 
     Parameters
     ----------
@@ -154,16 +163,25 @@ def sort_visibilities(
         Pixel size (radians) and grid side.
     tile
         Side of the locality blocks in grid cells.
+    group, n_groups
+        Optional int (row,) label in ``[0, n_groups)`` of each row (default: one group).
     """
     ntiles = (ngrid + tile - 1) // tile
     if mask is None:
         mask = np.ones((uvw.shape[0], freq.shape[0]), dtype=np.bool_)
     width = layer_width if np.isfinite(layer_width) else 1.0
     scale = ngrid * cell
-    keys, count = _keys(uvw, freq, mask, width, n_layers, scale, ngrid, tile, ntiles)
-    order, hist = _counting_sort(keys, count, n_layers * ntiles * ntiles)
-    bounds = hist[:: ntiles * ntiles][: n_layers + 1].copy()
+    if group is None:
+        group = np.zeros(uvw.shape[0], dtype=np.int64)
+    group = np.asarray(group, dtype=np.int64)
+    if group.size and (group.min() < 0 or group.max() >= n_groups):
+        raise ValueError(f"row groups must lie in [0, {n_groups})")
+    keys, count = _keys(uvw, freq, mask, group, n_groups, width, n_layers, scale, ngrid, tile,
+                        ntiles)
+    n_spans = n_layers * n_groups
+    order, hist = _counting_sort(keys, count, n_spans * ntiles * ntiles)
+    bounds = hist[:: ntiles * ntiles][: n_spans + 1].copy()
     bounds[-1] = count
     pu, pv, ws = _gather_geometry(uvw, freq, order, scale, ngrid)
     gathered = tuple(_gather_values(np.ascontiguousarray(v), order, ws) for v in values)
-    return SortedVisibilities(pu, pv, ws, gathered, order, bounds)
+    return SortedVisibilities(pu, pv, ws, gathered, order, bounds, n_groups)

@@ -61,6 +61,7 @@ from vlassdask.imaging.mosaic_beam import (
     mosaic_primary_beam,
     relative_beams,
 )
+from vlassdask.imaging.pointing_groups import field_mean_times, pointing_groups
 from vlassdask.imaging.rms_image import sliding_rms
 from vlassdask.io.atomic import atomic_output, check_can_write
 from vlassdask.io.block_cache import ZarrBlockCache
@@ -250,20 +251,37 @@ def frequency_groups(datasets: list[xr.Dataset], n_groups: int) -> list[list[int
             if len(g)]
 
 
-def _with_spectral_beams(operator: ImagingOperator, datasets: list[xr.Dataset], table,
-                         config: QuickLookConfig) -> ImagingOperator:  # fmt: skip
-    """The operator predicting each frequency group from the model times ``R_g / A``."""
-    groups = frequency_groups(datasets, config.beam_groups)
-    if len(groups) == 1:
+def field_groups(datasets: list[xr.Dataset], fields: list[int],
+                 n_groups: int) -> list[list[int]]:  # fmt: skip
+    """The selected fields cut into at most ``n_groups`` pointing groups (runs of OTF rows)."""
+    (times,) = dask.compute(field_mean_times(datasets))
+    centers = np.asarray(datasets[0].attrs["field_phase_centers_rad"], dtype=np.float64)
+    return pointing_groups(fields, times, centers, n_groups)
+
+
+def _with_mosaic_beams(operator: ImagingOperator, datasets: list[xr.Dataset], table,
+                       config: QuickLookConfig) -> ImagingOperator:  # fmt: skip
+    """The operator predicting each (frequency group, pointing group) of the data from the
+    model times ``R_g / A``, that data's mosaic beam over the image's."""
+    spw_groups = frequency_groups(datasets, config.beam_groups)
+    pointing = operator.field_groups or ((),)
+    if len(spw_groups) * len(pointing) == 1:
         return operator
-    freqs = [np.concatenate([datasets[i]["chan_freq"].values for i in g]) for g in groups]
+    keys, parts = [], []
+    for ids in spw_groups:
+        sub = table.at_frequencies(np.concatenate([datasets[i]["chan_freq"].values
+                                                   for i in ids]))
+        for g, fields in enumerate(pointing):
+            keys.append((ids, g if operator.field_groups else None))
+            parts.append(sub.at_fields(fields) if operator.field_groups else sub)
     factors = relative_beams(
-        table, operator.field_centers_rad, freqs, shape=operator.shape,
+        table, operator.field_centers_rad, parts, shape=operator.shape,
         cell_rad=operator.config.cell_rad, center_rad=operator.phase_center_rad,
         step=_pixels(config.pb_step_arcsec, operator.config.cell_arcsec),
         chunks=DEFAULT_CHUNK_PIXELS)
     images = dask.compute(*factors)
-    return operator.with_model_weights(list(zip(groups, images, strict=True)))
+    return operator.with_model_weights([(ids, g, image) for (ids, g), image
+                                        in zip(keys, images, strict=True)])
 
 
 def _existing_parent(path: Path) -> Path:
@@ -397,6 +415,8 @@ def make_quicklook_product(
                                row_chunks=config.imaging.row_chunks, fields=fields,
                                spws=list(config.imaging.spws) if config.imaging.spws else None)
     spill = spills_to_zarr(visibility_cache, prepared_bytes(vis.datasets))
+    groups = field_groups(vis.datasets, fields, config.pointing_groups)
+    log(f"{len(groups)} pointing group(s) of {', '.join(str(len(g)) for g in groups)} field(s)")
     attempts: list[Attempt] = []
     with contextlib.ExitStack() as stack:
         cache = stack.enter_context(ZarrBlockCache(_existing_parent(names.out_dir),
@@ -413,7 +433,8 @@ def make_quicklook_product(
                                                  phase_center_deg=center, fields=tuple(fields))
                 operator = ImagingOperator.build(
                     vis.datasets, imaging, weight_column=vis.weight_column, cache=cache,
-                    client_images=client_images(attempt_clean_config(config, params)))
+                    client_images=client_images(attempt_clean_config(config, params)),
+                    field_groups=groups if len(groups) > 1 else None)
                 table = dask.compute(operator.field_weights())[0]
                 beam = mosaic_primary_beam(
                     table, operator.field_centers_rad, shape=operator.shape,
@@ -421,7 +442,7 @@ def make_quicklook_product(
                     step=_pixels(config.pb_step_arcsec, imaging.cell_arcsec),
                     chunks=DEFAULT_CHUNK_PIXELS)
                 beam_images = _beam_images(beam)
-                operator = _with_spectral_beams(operator, vis.datasets, table, config)
+                operator = _with_mosaic_beams(operator, vis.datasets, table, config)
                 (psf,) = dask.compute(operator.psf(beam_at=operator.phase_center_rad)[0])
             pb, peak = beam_images
             mask = pb >= config.pb_limit
@@ -434,7 +455,7 @@ def make_quicklook_product(
                 result, operator, config, clean, pb, peak, inputs=[ms], name=ms.name,
                 command=command, extra_attrs={
                     "phase_center_name": phasecenter, "tile": names.image.tile,
-                    "epoch": names.image.epoch, "fields": fields,
+                    "epoch": names.image.epoch, "fields": fields, "pointing_groups": groups,
                     "peak_sensitivity": peak, "pb_limit": config.pb_limit})
             side = min(config.subimage_size, params.imsize)
             box = subimage_box(operator.shape, (params.imsize // 2, params.imsize // 2), side)
@@ -454,7 +475,7 @@ def make_quicklook_product(
         ds.attrs["qa"] = {"decision": qa.decision,
                           "attempts": [a.to_dict() for a in attempts]}  # fmt: skip
         return _write(ds, names, box, images, qa, attempts, center, overwrite=overwrite,
-                      extra={"ms": str(ms), "fields": fields,
+                      extra={"ms": str(ms), "fields": fields, "pointing_groups": groups,
                              "visibility_cache": "zarr" if spill else "memory",
                              "visibilities": operator.counts,
                              "gridding": operator.plan.describe(),

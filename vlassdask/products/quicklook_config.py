@@ -94,6 +94,13 @@ class QuickLookConfig:
         major cycles predict each group's visibilities with the mosaic beam of its frequencies
         (:meth:`~vlassdask.imaging.imaging_operator.ImagingOperator.with_model_weights`): one
         model FFT per group and major cycle. 1 treats the band as one frequency.
+    pointing_groups
+        At most this many pointing groups (runs of fields observed one after another, such as
+        the rows of an OTF raster: :func:`vlassdask.imaging.pointing_groups.pointing_groups`);
+        the major cycles predict each (frequency group, pointing group) from the model through
+        that data's own mosaic beam. One model FFT per pair, w-layer and major cycle; 1 predicts
+        all fields through the mosaic beam of all of them (which leaves a residual floor of
+        ~1-3% of each source, docs/quicklook.md).
     """
 
     imaging: ImagingConfig = field(default_factory=lambda: ImagingConfig(
@@ -110,6 +117,7 @@ class QuickLookConfig:
     rms_step_arcsec: float = 20.0
     position_correction: str = "auto"
     beam_groups: int = 4
+    pointing_groups: int = 4
 
     def __post_init__(self) -> None:
         for name in (*_FLOATS, "epoch_tolerance_days"):
@@ -127,10 +135,11 @@ class QuickLookConfig:
                 self.epoch == "auto" or self.epoch.startswith("VLASS")):
             raise ConfigError(f"quicklook.epoch must be 'auto' or a VLASS half-epoch such as "
                               f"'VLASS2.1', got {self.epoch!r}")
-        if isinstance(self.beam_groups, bool) or not isinstance(self.beam_groups, int) \
-                or self.beam_groups < 1:
-            raise ConfigError(f"quicklook.beam_groups must be a positive integer, got "
-                              f"{self.beam_groups!r}")
+        for name in ("beam_groups", "pointing_groups"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"quicklook.{name} must be a positive integer, got "
+                                  f"{value!r}")
         if self.position_correction not in POSITION_CORRECTIONS:
             raise ConfigError(f"quicklook.position_correction must be one of "
                               f"{', '.join(POSITION_CORRECTIONS)}, got "
