@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import dask
 import numpy as np
 import pandas as pd
 import pytest
@@ -39,30 +40,37 @@ def _plane(values: np.ndarray) -> xr.DataArray:
     return xr.DataArray(values.astype(np.float32), dims=("l", "m"))
 
 
-def _dirty(ms, imsize, cell, **options) -> np.ndarray:
+def _dirty(ms, imsize, cell, *, psf: bool = False, **options):
+    """The dirty image (and, with ``psf``, the PSF) of ``ms``."""
     vis = open_measurement_set(ms, fields=options.get("fields"))
     config = ImagingConfig(imsize=imsize, cell_arcsec=cell, weighting="natural",
-                           make_psf=False, **options)  # fmt: skip
+                           make_psf=psf, **options)  # fmt: skip
     result = make_dirty_image(vis.datasets, config, weight_column=vis.weight_column)
+    if psf:
+        return tuple(np.asarray(a) for a in dask.compute(result.dirty, result.psf))
     return np.asarray(result.dirty.compute())
 
 
-def test_corrupted_baseline_makes_stripes_at_its_uv(tmp_path):
+@pytest.mark.parametrize("with_psf", [False, True])
+def test_corrupted_baseline_makes_stripes_at_its_uv(tmp_path, with_psf):
+    """Found with the ring background alone and with the PSF's noise spectrum."""
     ms = make_test_ms(tmp_path, sky=NO_SOURCES, spw_ids=list(range(16)), nchan_per_spw=2,
                       noise_sigma_jy=1.0, duration_s=9.0)  # fmt: skip
 
-    def assess(image: np.ndarray):
-        plane = _plane(image)
-        images = QAImages(sky=plane, residual=plane, rms=None, pb=None, cell_arcsec=1.0,
-                          restoring_beam=None, subimage=(0, 512, 0, 512))  # fmt: skip
+    def assess():
+        image, psf = _dirty(ms, (512, 512), 1.0, psf=True)
+        images = QAImages(sky=_plane(image), residual=_plane(image), rms=None, pb=None,
+                          cell_arcsec=1.0, restoring_beam=None, subimage=(0, 512, 0, 512),
+                          psf=_plane(psf) if with_psf else None)  # fmt: skip
         return detect_bad_baselines(images, CONFIG)
 
-    before = assess(_dirty(ms, (512, 512), 1.0))
+    before = assess()
     assert not before.detected
+    assert before.details["psf_whitened"] == with_psf
     rows = corrupt_baseline(ms, 3, 17, offset_jy=2.0 + 1.0j)
     assert rows == 16 * 20  # 20 integrations in each of 16 spectral windows
-    after = assess(_dirty(ms, (512, 512), 1.0))
-    assert after.detected and after.score > 10 * before.score
+    after = assess()
+    assert after.detected and after.score > (5 if with_psf else 10) * before.score
     with table(str(ms), ack=False) as main:
         select = (main.getcol("ANTENNA1") == 3) & (main.getcol("ANTENNA2") == 17)
         uvw = main.getcol("UVW")[select].mean(axis=0)

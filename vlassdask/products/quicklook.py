@@ -301,7 +301,7 @@ def _qa_images(ds: xr.Dataset, mask: np.ndarray, subimage: tuple[int, int, int, 
 
     residual = get("RESIDUAL").where(mask)
     return QAImages(sky=get("SKY_PBCOR"), residual=residual, rms=get("RMS"),
-                    pb=get("PRIMARY_BEAM"),
+                    pb=get("PRIMARY_BEAM"), psf=get("POINT_SPREAD_FUNCTION"),
                     cell_arcsec=float(np.degrees(ds["m"].values[1] - ds["m"].values[0]) * 3600),
                     restoring_beam=dict(ds.attrs["restoring_beam"]), subimage=subimage,
                     frequency_hz=float(ds["frequency"].values[0]), name=name)  # fmt: skip

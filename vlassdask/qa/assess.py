@@ -23,7 +23,8 @@ from vlassdask.qa.statistics import ImageStatistics, image_statistics
 from vlassdask.qa.types import QAImages
 
 # Image variable of each QA plane, and the plane each detector cannot do without.
-PLANE_VARIABLES = {"sky": "SKY", "residual": "RESIDUAL", "rms": "RMS", "pb": "PRIMARY_BEAM"}
+PLANE_VARIABLES = {"sky": "SKY", "residual": "RESIDUAL", "rms": "RMS", "pb": "PRIMARY_BEAM",
+                   "psf": "POINT_SPREAD_FUNCTION"}
 DETECTOR_INPUTS = {"pb_holes": "pb", "high_weights": "pb", "rfi": "rms"}
 _COMPANION_OPTIONS = {"pb": "--pb", "rms": "--rms", "residual": "--residual"}
 
@@ -96,7 +97,7 @@ def qa_images_from_dataset(
         restoring_beam=dict(beam) if isinstance(beam, Mapping) else None,
         subimage=subimage_box((ds.sizes["l"], ds.sizes["m"]), center, side),
         frequency_hz=float(ds["frequency"].values[frequency_index]),
-        name=name,
+        name=name, psf=planes["psf"],
     )  # fmt: skip
 
 

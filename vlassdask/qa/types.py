@@ -39,6 +39,10 @@ class QAImages:
         Reference frequency of the plane.
     name
         Product name or path, for reports.
+    psf
+        The point-spread function, peak at the image's centre pixel (None if not available):
+        the bad-baseline detector then normalises the residual's Fourier power by the uv
+        sampling.
     """
 
     sky: xr.DataArray
@@ -50,6 +54,7 @@ class QAImages:
     subimage: tuple[int, int, int, int]
     frequency_hz: float = 3.0e9
     name: str = ""
+    psf: xr.DataArray | None = None
 
 
 @dataclass(frozen=True)

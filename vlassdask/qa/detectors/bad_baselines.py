@@ -24,6 +24,18 @@ version looks at the residual, which gives fewer false positives). The detector
    under-cleaned sources and PB holes up to ~80 after the masking, stripes of 0.5-2 sigma
    amplitude 95 and more (mostly thousands); the default threshold is 90.
 
+**With the PSF** (``QAImages.psf``, which products of the imaging operator have), ``P`` is first
+divided by the PSF's Fourier amplitude ``|FFT(PSF)|`` (same crop and taper), the gridded
+imaging weights ``sum w`` per cell, and only cells above ``psf_sampled_floor`` of its peak are
+assessed. The noise power per cell is ``sum w^2 sigma^2``, which for natural weights
+(``sigma^2 = 1 / w``) is ``sum w``: the amplitude, not the power, of the PSF's transform is the
+noise's spectrum (for Briggs weights it is a smooth approximation). Without it, the sparse uv
+coverage of a short OTF raster (a few snapshots) makes the ring quantile a poor background:
+noise alone scored 135-140 on the main job's 1-minute raster. Measured with the PSF (2026-12-05,
+1024^2 crops): noise-only rasters 18-42, a 9-s single pointing 12 before and 101 after one
+baseline is offset by 2+1j Jy (sigma 1 Jy), stripes of 0.1 / 0.25 sigma added to a raster's
+residual 97 / 539.
+
 Limitation: without the PSF, the uv weights are unknown, so a bad baseline is recognised only
 by standing far above the other sampled cells of its ring; images dominated by deconvolution
 artifacts are masked and lose sensitivity to stripes there.
@@ -34,7 +46,8 @@ north through east). The location is where the stripes are strongest: the Fourie
 the peak (33 x 33 pixels) is shifted to zero frequency and inverted, which gives the stripes'
 amplitude envelope on a coarse grid. Peak memory: the residual crop (float32), its transform
 (complex64, same bytes) and a few float32 / int32 arrays of half the image size (~20 bytes per
-image pixel in all: ~280 MB for a 3722^2 sub-image).
+image pixel in all: ~280 MB for a 3722^2 sub-image; with the PSF, its crop and transform add
+~12 bytes per pixel).
 """
 
 from __future__ import annotations
@@ -208,13 +221,40 @@ def _envelope_peak(spectrum: np.ndarray, ix: int, iy: int, shape: tuple[int, int
     return (px + 0.5) * scale_x, (py + 0.5) * scale_y, radius
 
 
+def _psf_amplitude(psf, shape: tuple[int, int], taper_fraction: float) -> np.ndarray:
+    """``|rfft2|`` of the PSF cropped to ``shape`` about the image's centre pixel (zero-padded
+    where the PSF is smaller) and tapered like the residual."""
+    data = materialise(plane_data(psf)).astype(np.float32)
+    crop = np.zeros(shape, dtype=np.float32)
+    src, dst = [], []
+    for n, size in zip(data.shape, shape, strict=True):
+        lo = n // 2 - size // 2
+        a, b = max(lo, 0), min(lo + size, n)
+        src.append(slice(a, b))
+        dst.append(slice(a - lo, b - lo))
+    crop[tuple(dst)] = np.nan_to_num(data[tuple(src)])
+    crop *= _taper(shape[0], taper_fraction)[:, None]
+    crop *= _taper(shape[1], taper_fraction)[None, :]
+    return np.abs(scipy.fft.rfft2(crop, workers=1)).astype(np.float32)
+
+
+def _whitened(power: np.ndarray, ring: np.ndarray, psf, shape: tuple[int, int],
+              cfg) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The power over the PSF's Fourier amplitude (the noise spectrum), and the rings with the
+    cells below ``psf_sampled_floor`` of its peak not assessed (-1)."""
+    amplitude = _psf_amplitude(psf, shape, cfg.taper_fraction)
+    sampled = amplitude > cfg.psf_sampled_floor * amplitude.max()
+    whitened = np.divide(power, amplitude, out=np.zeros_like(power), where=sampled)
+    return whitened, np.where(sampled, ring, -1).astype(ring.dtype)
+
+
 def detect_bad_baselines(images: QAImages, config: DetectorConfig) -> DetectorResult:
     """Find stripes from isolated peaks in |FFT|^2 of the residual (see the module docstring).
 
     Parameters
     ----------
     images
-        Uses ``residual`` (``sky`` without one) over the sub-image.
+        Uses ``residual`` (``sky`` without one) over the sub-image, and ``psf`` if present.
     config
         ``config.bad_baselines`` is used.
 
@@ -253,6 +293,8 @@ def detect_bad_baselines(images: QAImages, config: DetectorConfig) -> DetectorRe
     power = spectrum.real**2 + spectrum.imag**2
     fx, fy = np.fft.fftfreq(nx), np.fft.rfftfreq(ny)
     ring, n_rings = _rings(nx, ny, images.cell_arcsec / (cfg.max_period_arcmin * 60.0))
+    if images.psf is not None:
+        power, ring = _whitened(power, ring, images.psf, (nx, ny), cfg)
     background = _ring_background(power, ring, n_rings, cfg.background_quantile)
     # ring -1 (not assessed) picks the appended infinite background: ratio 0
     ratio = power / np.append(background, np.inf).astype(np.float32)[ring]
@@ -266,7 +308,7 @@ def detect_bad_baselines(images: QAImages, config: DetectorConfig) -> DetectorRe
     details = {"uv_lambda": [u, v], "period_arcsec": images.cell_arcsec / f if f else math.inf,
                "crest_pa_deg": crest_pa, "ring_background": float(background[ring[ix, iy]]),
                "pixels_above_threshold": int((ratio >= cfg.peak_threshold).sum()),
-               "fft_shape": [nx, ny]}  # fmt: skip
+               "fft_shape": [nx, ny], "psf_whitened": images.psf is not None}  # fmt: skip
     detected = score >= cfg.peak_threshold
     locations: tuple[Location, ...] = ()
     if detected:

@@ -151,6 +151,9 @@ class BadBaselinesConfig:
     mask_sigma, mask_radius_beams
         Before that, everything within ``mask_radius_beams`` restoring-beam major axes of
         residual structure above ``mask_sigma`` robust rms is set to zero.
+    psf_sampled_floor
+        With a PSF, the residual's power is divided by the PSF's Fourier amplitude (the uv
+        sampling), and cells where that is below this fraction of its peak are not assessed.
     """
 
     peak_threshold: float = 90.0
@@ -160,9 +163,12 @@ class BadBaselinesConfig:
     clip_sigma: float = 5.0
     mask_sigma: float = 10.0
     mask_radius_beams: float = 40.0
+    psf_sampled_floor: float = 0.01
 
     def __post_init__(self) -> None:
         _check("bad_baselines", self.peak_threshold > 1, "peak_threshold must be above 1")
+        _check("bad_baselines", 0 < self.psf_sampled_floor < 1,
+               "psf_sampled_floor must lie in (0, 1)")  # fmt: skip
         _check("bad_baselines", 0.5 <= self.background_quantile < 1,
                "background_quantile must lie in [0.5, 1)")  # fmt: skip
         _check("bad_baselines", self.max_period_arcmin > 0, "max_period_arcmin must be positive")
