@@ -17,6 +17,7 @@ WEIGHTINGS = ("natural", "uniform", "briggs")
 GRIDDERS = ("auto", "wproject", "2d")
 #: Where the gridding runs: the CPU, a CUDA GPU (cupy), or the GPU when one is usable.
 DEVICES = ("cpu", "gpu", "auto")
+W_REFERENCES = ("image", "field")
 
 
 def _is(value: Any, kind: str) -> bool:
@@ -62,6 +63,7 @@ _FIELD_TYPES = {
     "fft_threads": ("int", "a whole number"),
     "make_psf": ("bool", "true or false"),
     "device": ("str", f"one of {', '.join(DEVICES)}"),
+    "w_reference": ("str", f"one of {', '.join(W_REFERENCES)}"),
 }
 _OPTIONAL = ("padding", "w_planes", "w_layers", "support", "phase_center_deg", "fields", "spws")
 
@@ -109,6 +111,13 @@ class ImagingConfig:
     device
         ``cpu``, ``gpu`` (gridding, FFTs and major cycles on a CUDA GPU with cupy; an error
         without one) or ``auto`` (the GPU when one is usable, else the CPU).
+    w_reference
+        ``image``: every field is re-phased to the image centre, uvw rotated, so the w-term
+        (corrected by the gridder) is that of the image centre. ``field``: each field keeps its
+        own w-term, as CASA's 2-D mosaic gridding does
+        (:func:`vlassdask.imaging.visibilities.to_field_relative_w`): the gridder corrects only
+        the small rest, and positions carry the VLASS w-term offset, which the position
+        correction removes.
     """
 
     imsize: tuple[int, int] = (2048, 2048)
@@ -131,6 +140,7 @@ class ImagingConfig:
     fft_threads: int = 1
     make_psf: bool = True
     device: str = "cpu"
+    w_reference: str = "image"
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -147,6 +157,9 @@ class ImagingConfig:
             raise ConfigError(f"taper must be >= 0 arcsec, got {self.taper_arcsec}")
         if self.gridder not in GRIDDERS:
             raise ConfigError(f"gridder must be one of {GRIDDERS}, got {self.gridder!r}")
+        if self.w_reference not in W_REFERENCES:
+            raise ConfigError(f"w_reference must be one of {W_REFERENCES}, got "
+                              f"{self.w_reference!r}")
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.support is not None and self.support < 1:

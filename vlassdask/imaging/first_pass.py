@@ -6,8 +6,9 @@ Each dask-ms row chunk becomes, lazily,
   reduced :class:`Summary` (counts, max |w|, mean time, weight totals) and, for uniform/Briggs,
   weight-density grid fix the gridding plan and the Briggs constant;
 * a :class:`Block` (Stokes I weighted visibilities, each field's rows re-phased to the image
-  centre), which :func:`weight_block` turns into a :class:`Weighted` block: imaging-weighted and
-  gathered in gridding order, what the imaging operator keeps on the workers.
+  centre, with ``ImagingConfig.w_reference == "field"`` keeping each field's own w-term), which
+  :func:`weight_block` turns into a :class:`Weighted` block: imaging-weighted and gathered in
+  gridding order, what the imaging operator keeps on the workers.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from vlassdask.imaging.visibilities import (
     rotate_uvw,
     stokes_i_block,
     stokes_i_weights,
+    to_field_relative_w,
 )
 from vlassdask.imaging.weighting import WeightingScheme, imaging_weight_factors
 from vlassdask.imaging.wplan import GridPlan
@@ -43,6 +45,7 @@ class Block(NamedTuple):
     vis: np.ndarray  # complex64 (row, chan): w1 V1 + w2 V2
     wsum: np.ndarray  # float32 (row, chan): w1 + w2
     field_id: np.ndarray  # int (row,) FIELD_ID
+    w_field: np.ndarray | None = None  # float64 (row,) field-frame w (w_reference "field")
 
 
 class Meta(NamedTuple):
@@ -69,10 +72,11 @@ class Summary(NamedTuple):
 class Weighted(NamedTuple):
     """Imaging-weighted visibilities of one block, gathered in gridding order.
 
-    ``sorted.values`` are (weighted Stokes I, imaging weights), complex64. ``uvw``, ``freq`` and
-    ``field_id`` describe the block's rows (for predicting model visibilities back to them).
-    Memory: 48 bytes per gridded visibility (positions and w 24, two values 16, index 8) plus
-    32 bytes per row.
+    ``sorted.values`` are (weighted Stokes I, imaging weights), complex64. ``uvw``, ``freq``,
+    ``field_id`` and ``w_field`` (field-frame w, only with ``w_reference == "field"``) describe
+    the block's rows (for predicting model visibilities back to them). Memory: 48 bytes per
+    gridded visibility (positions and w 24, two values 16, index 8) plus 32 bytes per row (40
+    with ``w_field``).
     """
 
     sorted: SortedVisibilities
@@ -81,6 +85,7 @@ class Weighted(NamedTuple):
     uvw: np.ndarray
     freq: np.ndarray
     field_id: np.ndarray
+    w_field: np.ndarray | None = None
 
 
 def image_phase_center(datasets: list[xr.Dataset]) -> tuple[float, float]:
@@ -113,8 +118,18 @@ def _usable_rows(uvw, flag_row):
     return uvw, flag_row, int(bad.sum())
 
 
+def _rephased(uvw, vis, freq, old, new, field_relative: bool):
+    """uvw (and vis, unless None) about the image centre ``new``
+    (:func:`rotate_phase_center`, or :func:`to_field_relative_w` keeping the field's w)."""
+    if field_relative:
+        return to_field_relative_w(uvw, vis, freq, old, new)
+    if vis is None:
+        return rotate_uvw(uvw, old, new), None
+    return rotate_phase_center(uvw, vis, freq, old, new)
+
+
 def _prepare(data, flag, weight, flag_row, uvw, field_id, freq, hands, centers, new,
-             spw) -> Block:
+             spw, field_relative=False) -> Block:
     uvw, flag_row, _ = _usable_rows(uvw, flag_row)
     out_uvw = np.empty_like(uvw)
     vis = np.empty(flag.shape[:2], dtype=np.complex64)
@@ -123,12 +138,15 @@ def _prepare(data, flag, weight, flag_row, uvw, field_id, freq, hands, centers, 
         v, w, _ = stokes_i_block(data[rows], flag[rows], weight[rows],
                                  None if flag_row is None else flag_row[rows], hands=hands,
                                  label=f"(field {f}, spw {spw})")
-        out_uvw[rows], vis[rows] = rotate_phase_center(uvw[rows], v, freq, tuple(centers[f]), new)
+        out_uvw[rows], vis[rows] = _rephased(uvw[rows], v, freq, tuple(centers[f]), new,
+                                             field_relative)
         wsum[rows] = w
-    return Block(out_uvw, freq, vis, wsum, np.asarray(field_id))
+    return Block(out_uvw, freq, vis, wsum, np.asarray(field_id),
+                 uvw[:, 2].copy() if field_relative else None)
 
 
-def _meta(flag, weight, flag_row, uvw, time, field_id, freq, hands, centers, new, spw) -> Meta:
+def _meta(flag, weight, flag_row, uvw, time, field_id, freq, hands, centers, new, spw,
+          field_relative=False) -> Meta:
     uvw, flag_row, bad_rows = _usable_rows(uvw, flag_row)
     out_uvw = np.empty_like(uvw)
     wsum = np.empty(flag.shape[:2], dtype=np.float32)
@@ -138,7 +156,8 @@ def _meta(flag, weight, flag_row, uvw, time, field_id, freq, hands, centers, new
         wsum[rows], c = stokes_i_weights(flag[rows], weight[rows],
                                          None if flag_row is None else flag_row[rows],
                                          hands=hands, label=f"(field {f}, spw {spw})")
-        out_uvw[rows] = rotate_uvw(uvw[rows], tuple(centers[f]), new)
+        out_uvw[rows], _ = _rephased(uvw[rows], None, freq, tuple(centers[f]), new,
+                                     field_relative)
         counts[:3] += c
     return Meta(out_uvw, freq, wsum, counts, np.asarray(time, dtype=np.float64))
 
@@ -183,12 +202,14 @@ def chunk_tasks(datasets: list[xr.Dataset], config: ImagingConfig, weight_column
         field_id = ds.FIELD_ID.data.to_delayed().reshape(-1)
         flag_row = ds.FLAG_ROW.data.to_delayed().reshape(-1) if "FLAG_ROW" in ds else \
             [None] * len(uvw)
+        field_relative = config.w_reference == "field"
         for k in range(len(uvw)):
             metas.append(dask.delayed(_meta)(flag[k], weight[k], flag_row[k], uvw[k], time[k],
-                                             field_id[k], freq, hands, centers, center, spw))
+                                             field_id[k], freq, hands, centers, center, spw,
+                                             field_relative))
             blocks.append(dask.delayed(_prepare)(data[k], flag[k], weight[k], flag_row[k],
                                                  uvw[k], field_id[k], freq, hands, centers,
-                                                 center, spw))
+                                                 center, spw, field_relative))
     return metas, blocks
 
 
@@ -221,4 +242,4 @@ def weight_block(block: Block, density, scheme: WeightingScheme, f2: float,
     gathered = sort_for_plan(block.uvw, block.freq, (vis, psf), plan, mask=psf != 0,
                              group=group, n_groups=n_groups)
     return Weighted(gathered, float(np.sum(psf.real, dtype=np.float64)), int(off.sum()),
-                    block.uvw, block.freq, block.field_id)
+                    block.uvw, block.freq, block.field_id, block.w_field)

@@ -89,7 +89,7 @@ from vlassdask.imaging.operator import (
     to_backend,
 )
 from vlassdask.imaging.primary_beam import vla_primary_beam
-from vlassdask.imaging.visibilities import rotate_phase_center
+from vlassdask.imaging.visibilities import from_field_relative_w, rotate_phase_center
 from vlassdask.imaging.weighting import WeightingScheme, add_density
 from vlassdask.imaging.wplan import GridPlan, plan_gridding
 
@@ -247,8 +247,12 @@ def _to_field_centers(out, item, cache, centers: np.ndarray, image_center) -> np
         out = np.zeros((wb.uvw.shape[0], wb.freq.shape[0]), dtype=np.complex64)
     out = backend_for(out).to_numpy(out)
     for f, rows in rows_by_field(wb.field_id):
-        _, out[rows] = rotate_phase_center(wb.uvw[rows], out[rows], wb.freq, image_center,
-                                           tuple(centers[f]))
+        if wb.w_field is None:
+            _, out[rows] = rotate_phase_center(wb.uvw[rows], out[rows], wb.freq, image_center,
+                                               tuple(centers[f]))
+        else:
+            out[rows] = from_field_relative_w(wb.uvw[rows], wb.w_field[rows], out[rows],
+                                              wb.freq, image_center, tuple(centers[f]))
     return out
 
 
@@ -485,8 +489,10 @@ class ImagingOperator:
 
     @property
     def block_bytes(self) -> int:
-        """Bytes held by the persisted blocks (48 per gridded visibility + 32 per row)."""
-        return 48 * self.counts["gridded"] + 32 * sum(n for _, n, _ in self.block_rows)
+        """Bytes held by the persisted blocks (48 per gridded visibility + 32 per row, 40 with
+        field-relative w)."""
+        per_row = 40 if self.config.w_reference == "field" else 32
+        return 48 * self.counts["gridded"] + per_row * sum(n for _, n, _ in self.block_rows)
 
     def _fold(self, layer: int, step, *extra, blocks: Sequence[int] | None = None, after=None):
         """Delayed grid of one w-layer: ``blocks`` (default all) folded with ``step`` into the

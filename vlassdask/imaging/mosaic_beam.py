@@ -353,3 +353,27 @@ def mosaic_primary_beam(
     beam = interpolate_nodes(dask.delayed(_normalised)(sensitivity), shape, step,
                              chunks=chunks, dtype=np.float32)
     return MosaicBeam(beam=beam, peak_sensitivity=dask.delayed(_peak)(sensitivity))
+
+
+def mean_square_offset(table: FieldWeights, field_centers_rad: np.ndarray,
+                       direction_rad: tuple[float, float]) -> float:  # fmt: skip
+    """``eps^2``: the squared distance of ``direction`` from the fields' centres, averaged with
+    the weights the mosaic gives them there, ``sum_{f, nu} W PB(r_f, nu) r_f^2 / sum W PB``
+    (radians^2).
+
+    A source's w-term offset in a mosaic whose fields keep their own w-term (CASA's 2-D mosaic
+    gridding; ``ImagingConfig.w_reference == "field"``) is that of one field, ``r^2 / 2 x
+    tan(zeta)``, averaged over the fields as the image combines them: ``eps^2 / 2 x tan(zeta)``
+    (VLASS's eps ~5.4' assumes a filled raster and CASA's ``PB^2`` weights; vlassdask's linear
+    mosaic weights by ``PB``).
+    """
+    centers = np.asarray(field_centers_rad, dtype=np.float64)[table.field_ids]
+    ra, dec = direction_rad
+    cos_r = (np.sin(centers[:, 1]) * math.sin(dec)
+             + np.cos(centers[:, 1]) * math.cos(dec) * np.cos(centers[:, 0] - ra))
+    r = np.arccos(np.clip(cos_r, -1.0, 1.0))
+    response = table.weights * vla_primary_beam(r[:, None], table.freq_hz[None, :])
+    total = float(response.sum())
+    if not total > 0:
+        raise InputError("no field's primary beam reaches the image centre")
+    return float((response * (r**2)[:, None]).sum() / total)

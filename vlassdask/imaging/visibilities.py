@@ -7,6 +7,8 @@ visibility is ``w1 V1 + w2 V2`` with weight ``w1 + w2`` (see SPEC "Imaging conve
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from vlassdask.errors import InputError
@@ -163,3 +165,76 @@ def rotate_phase_center(
     new = rotate_uvw(uvw, old_center, new_center)
     dw = (uvw[:, 2] - new[:, 2])[:, None] * (freq[None, :] / SPEED_OF_LIGHT)
     return new, (vis * np.exp(2j * np.pi * dw)).astype(vis.dtype)
+
+
+def direction_cosines(direction: tuple[float, float], center: tuple[float, float]
+                      ) -> tuple[float, float]:  # fmt: skip
+    """(l, m) of ``direction`` about ``center`` (radians; SIN projection)."""
+    (ra, dec), (ra0, dec0) = direction, center
+    return (math.cos(dec) * math.sin(ra - ra0),
+            math.sin(dec) * math.cos(dec0) - math.cos(dec) * math.sin(dec0) * math.cos(ra - ra0))
+
+
+def to_field_relative_w(
+    uvw: np.ndarray,
+    vis: np.ndarray | None,
+    freq: np.ndarray,
+    field_center: tuple[float, float],
+    image_center: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Re-phase one field's visibilities to the image centre keeping the field's own w-term.
+
+    With ``uvw' `` and ``V'`` of :func:`rotate_phase_center` and ``(a, b)`` the field centre's
+    direction cosines about the image centre, returns ``uvw'' = uvw' - w_f (a, b, 1)`` and
+    ``V'' = V' exp(-2 pi i w_f (a^2 + b^2) / 2 nu / c)`` (``w_f`` the field-frame w). To second
+    order in the offsets, ``V''`` at ``uvw''`` is the sky about the image centre times the
+    field's own w-term ``exp(2 pi i w_f (n_f - 1))``: gridding it (w-correcting only ``w''``,
+    which is small) leaves the w-term error of each field about its own centre, the error model
+    of CASA's 2-D mosaic gridding that the VLASS position correction removes
+    (:mod:`vlassdask.survey.position_correction`).
+
+    Parameters
+    ----------
+    uvw
+        float64 (row, 3) metres about ``field_center``.
+    vis
+        complex (row, chan), or None to transform the coordinates only.
+    freq
+        float64 (chan,) Hz.
+    field_center, image_center
+        (RA, Dec) radians.
+
+    Returns
+    -------
+    uvw'' : numpy.ndarray
+        float64 (row, 3) metres.
+    vis'' : numpy.ndarray or None
+        Same dtype as ``vis``.
+    """
+    a, b = direction_cosines(field_center, image_center)
+    w_f = uvw[:, 2]
+    if vis is None:
+        rotated, out = rotate_uvw(uvw, field_center, image_center), None
+    else:
+        rotated, out = rotate_phase_center(uvw, vis, freq, field_center, image_center)
+        phase = (-math.pi * (a * a + b * b) / SPEED_OF_LIGHT) * w_f[:, None] * freq[None, :]
+        out = (out * np.exp(1j * phase)).astype(vis.dtype)
+    return rotated - w_f[:, None] * np.array([a, b, 1.0]), out
+
+
+def from_field_relative_w(
+    uvw: np.ndarray,
+    w_field: np.ndarray,
+    vis: np.ndarray,
+    freq: np.ndarray,
+    image_center: tuple[float, float],
+    field_center: tuple[float, float],
+) -> np.ndarray:
+    """Inverse of :func:`to_field_relative_w` for visibilities: ``vis`` at ``uvw''`` (metres)
+    back to the field's own phase centre, given the rows' field-frame ``w_field`` (metres)."""
+    a, b = direction_cosines(field_center, image_center)
+    rotated = uvw + w_field[:, None] * np.array([a, b, 1.0])
+    phase = (math.pi * (a * a + b * b) / SPEED_OF_LIGHT) * w_field[:, None] * freq[None, :]
+    _, out = rotate_phase_center(rotated, vis * np.exp(1j * phase), freq, image_center,
+                                 field_center)
+    return out.astype(vis.dtype)

@@ -53,6 +53,8 @@ class ZarrBlockCache:
             _write(group, f"values{i}", values)
         for name in _ROWS:
             _write(group, name, getattr(block, name))
+        if block.w_field is not None:
+            _write(group, "w_field", block.w_field)
         group.attrs.update(sumwt=float(block.sumwt), n_off_grid=int(block.n_off_grid),
                            n_values=len(sorted_.values), n_groups=int(sorted_.n_groups))
         return key
@@ -65,8 +67,9 @@ class ZarrBlockCache:
         sorted_ = SortedVisibilities(arrays["pu"], arrays["pv"], arrays["w"], values,
                                      arrays["index"], arrays["bounds"],
                                      int(group.attrs["n_groups"]))
+        w_field = group["w_field"][...] if "w_field" in group else None
         return Weighted(sorted_, float(group.attrs["sumwt"]), int(group.attrs["n_off_grid"]),
-                        arrays["uvw"], arrays["freq"], arrays["field_id"])
+                        arrays["uvw"], arrays["freq"], arrays["field_id"], w_field)
 
     def nbytes(self) -> int:
         """Bytes on disk."""

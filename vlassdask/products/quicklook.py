@@ -58,6 +58,7 @@ from vlassdask.imaging.imaging_operator import ImagingOperator
 from vlassdask.imaging.mosaic_beam import (
     MosaicBeam,
     fields_reaching,
+    mean_square_offset,
     mosaic_primary_beam,
     relative_beams,
 )
@@ -84,7 +85,10 @@ from vlassdask.qa.decision import ImagingParameters, QAResult
 from vlassdask.qa.types import QAImages
 from vlassdask.survey.observing_log import read_observing_log
 from vlassdask.survey.phase_centers import locate_phase_center
-from vlassdask.survey.position_correction import apply_position_correction
+from vlassdask.survey.position_correction import (
+    REFERENCE_FREQUENCY_HZ,
+    apply_position_correction,
+)
 from vlassdask.survey.product_names import (
     ProductName,
     product_header_keywords,
@@ -327,13 +331,25 @@ def _product_dataset(result, operator: ImagingOperator, config: QuickLookConfig,
         product_kind="quicklook", extra_attrs=extra_attrs, config=config.to_dict())
 
 
-def _position_corrected(ds: xr.Dataset, operator: ImagingOperator,
-                        config: QuickLookConfig) -> xr.Dataset:  # fmt: skip
-    wanted = {"always": True, "never": False}.get(config.position_correction,
-                                                  not operator.plan.corrects_w)
+def _position_corrected(ds: xr.Dataset, operator: ImagingOperator, config: QuickLookConfig,
+                        table) -> xr.Dataset:  # fmt: skip
+    """``ds`` with the w-term position correction in its metadata when the gridding left the
+    w-term uncorrected (or as configured). With field-relative w (CASA's 2-D mosaic error
+    model) its amplitude is this mosaic's own, ``eps^2 / 2`` with ``eps^2`` from the weights of
+    the fields at the image centre (:func:`~vlassdask.imaging.mosaic_beam.mean_square_offset`);
+    otherwise VLASS's 0.25" (3 GHz / nu)^2."""
+    field_w = operator.config.w_reference == "field"
+    wanted = {"always": True, "never": False}.get(
+        config.position_correction, field_w or not operator.plan.corrects_w)
     if not wanted:
         return ds
-    return apply_position_correction(ds, mjd=operator.time_mjd, freq_hz=operator.frequency_hz)
+    extra = {}
+    if field_w:
+        eps2 = mean_square_offset(table, operator.field_centers_rad, operator.phase_center_rad)
+        extra["amplitude_arcsec"] = math.degrees(eps2 / 2.0) * 3600.0 \
+            * (operator.frequency_hz / REFERENCE_FREQUENCY_HZ) ** 2
+    return apply_position_correction(ds, mjd=operator.time_mjd, freq_hz=operator.frequency_hz,
+                                     **extra)
 
 
 def _select_fields(ms: Path, config: QuickLookConfig, center: tuple[float, float],
@@ -471,7 +487,7 @@ def make_quicklook_product(
             if qa.decision != "retry":
                 break
             attempt += 1
-        ds = _position_corrected(ds, operator, config)
+        ds = _position_corrected(ds, operator, config, table)
         ds.attrs["qa"] = {"decision": qa.decision,
                           "attempts": [a.to_dict() for a in attempts]}  # fmt: skip
         return _write(ds, names, box, images, qa, attempts, center, overwrite=overwrite,
