@@ -268,16 +268,17 @@ def _with_mosaic_beams(operator: ImagingOperator, datasets: list[xr.Dataset], ta
     """The operator predicting each (frequency group, pointing group) of the data from the
     model times ``R_g / A``, that data's mosaic beam over the image's."""
     spw_groups = frequency_groups(datasets, config.beam_groups)
-    pointing = operator.field_groups or ((),)
+    # (field group index, its fields); one whole-data entry without pointing groups
+    pointing = list(enumerate(operator.field_groups)) if operator.field_groups else [(None, None)]
     if len(spw_groups) * len(pointing) == 1:
         return operator
     keys, parts = [], []
     for ids in spw_groups:
         sub = table.at_frequencies(np.concatenate([datasets[i]["chan_freq"].values
                                                    for i in ids]))
-        for g, fields in enumerate(pointing):
-            keys.append((ids, g if operator.field_groups else None))
-            parts.append(sub.at_fields(fields) if operator.field_groups else sub)
+        for g, fields in pointing:
+            keys.append((ids, g))
+            parts.append(sub if fields is None else sub.at_fields(fields))
     factors = relative_beams(
         table, operator.field_centers_rad, parts, shape=operator.shape,
         cell_rad=operator.config.cell_rad, center_rad=operator.phase_center_rad,
