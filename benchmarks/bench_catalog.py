@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_catalog.py [--sources 2000] [--sizes ql se] [--workdir DIR]
+    python benchmarks/bench_catalog.py [--sources 2000] [--sizes ql se [ql4]] [--noise N] [--workdir DIR]
 
 Two seeded images with injected sources (:func:`vlassdask.testing.sources.make_source_image`,
 ~``--sources`` point and Gaussian sources of peak S/N 4-1000, 30% extended up to 6"), written as
@@ -42,7 +42,12 @@ from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
 SIZES = {"ql": {"nx": 3722, "cell_arcsec": 1.0, "beam_arcsec": (2.9, 2.4, 20.0)},
-         "se": {"nx": 6202, "cell_arcsec": 0.6, "beam_arcsec": (2.5, 2.1, 20.0)}}  # fmt: skip
+         "se": {"nx": 6202, "cell_arcsec": 0.6, "beam_arcsec": (2.5, 2.1, 20.0)},
+         # four QL areas at the QL pixel and source density: is peak memory flat in image size?
+         "ql4": {"nx": 7444, "cell_arcsec": 1.0, "beam_arcsec": (2.9, 2.4, 20.0),
+                 "source_scale": 4}}  # fmt: skip
+#: Side of the noise-only images of the false-detection count (QL pixels and beam).
+NOISE_SIDE = 4096
 
 
 def _make(size: str, sources: int, workdir: Path) -> tuple[Path, Path]:
@@ -51,6 +56,7 @@ def _make(size: str, sources: int, workdir: Path) -> tuple[Path, Path]:
 
     spec = SIZES[size]
     n = spec["nx"]
+    sources = int(sources * spec.get("source_scale", 1))
     ds, truth = make_source_image(nx=n, ny=n, cell_arcsec=spec["cell_arcsec"],
                                   beam_arcsec=spec["beam_arcsec"], n_sources=sources,
                                   snr_range=(4.0, 1000.0), min_separation_beams=8.0,
@@ -60,6 +66,33 @@ def _make(size: str, sources: int, workdir: Path) -> tuple[Path, Path]:
     truth_path = workdir / f"{size}.truth.parquet"
     truth.to_parquet(truth_path)
     return image, truth_path
+
+
+def _false_detections(count: int, workdir: Path) -> None:
+    """Components found by each finder in ``count`` noise-only QL-pixel images, per 10^6 beams,
+    beside the Gaussian-random-field expectation at thresh_pix 5 (Euler characteristic density
+    ``4 ln 2 / (2 pi)^1.5 u exp(-u^2 / 2)`` per beam FWHM^2, times the beam area 1.133 FWHM^2)."""
+    from vlassdask.testing.fits import write_vlass_fits
+    from vlassdask.testing.sources import make_source_image
+
+    spec = SIZES["ql"]
+    bmaj, bmin, _ = spec["beam_arcsec"]
+    beams = count * NOISE_SIDE**2 / (1.1331 * bmaj * bmin / spec["cell_arcsec"] ** 2)
+    found = dict.fromkeys(("vlassdask", "pybdsf"), 0)
+    for k in range(count):
+        ds, _ = make_source_image(nx=NOISE_SIDE, ny=NOISE_SIDE, cell_arcsec=spec["cell_arcsec"],
+                                  beam_arcsec=spec["beam_arcsec"], n_sources=0, seed=500 + k)
+        image = write_vlass_fits(workdir / f"noise{k}.fits", ds["SKY"].values[0, 0, 0],
+                                 cell_arcsec=spec["cell_arcsec"], beam_arcsec=spec["beam_arcsec"])
+        for finder in found:
+            out = workdir / f"noise{k}.{finder}.parquet"
+            _timed(finder, image, out)
+            found[finder] += len(pd.read_parquet(out))
+    theory = 4 * np.log(2) / (2 * np.pi) ** 1.5 * 5 * np.exp(-12.5) * 1.1331 * 1e6
+    print(f"\nFalse detections in {count} noise-only {NOISE_SIDE}^2 images "
+          f"({beams / 1e6:.2f} M beams), per 10^6 beams: " + ", ".join(
+              f"{f} {n / beams * 1e6:.2f} ({n})" for f, n in found.items())
+          + f"; Gaussian-field expectation {theory:.2f}")
 
 
 def _run_vlassdask(image: Path, out: Path) -> None:
@@ -121,6 +154,8 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=2000)
     parser.add_argument("--sizes", nargs="+", default=["ql", "se"], choices=list(SIZES))
     parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--noise", type=int, default=0, metavar="N",
+                        help="also count false detections in N noise-only images")
     parser.add_argument("--run", nargs=3, metavar=("FINDER", "IMAGE", "OUT"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -162,6 +197,8 @@ def main() -> None:
         print(f"| {r['image']} | {r['finder']} | {r['wall_s']:.1f} s | "
               f"{r['peak_rss_gib']:.2f} GiB | {r['components']} | {r['complete_7sigma']:.3f} | "
               f"{extra} |")
+    if args.noise:
+        _false_detections(args.noise, workdir)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ large-box mean: a small box lying on an extended source (a 6" source in 0.6" pix
 20-pixel box) would otherwise take the source for noise or background.
 
 Peak memory per task: the pixels under one group of node boxes (about
-:data:`TASK_PIXELS` squared) plus one output chunk.
+:data:`TASK_PIXELS` squared) plus one output chunk; the client holds the node grids and the
+positions of the bright pixels (16 bytes each), from which each chunk's "near a bright source"
+mask is made without its neighbours.
 """
 
 from __future__ import annotations
@@ -96,8 +98,18 @@ def _fill_nan_nodes(nodes: np.ndarray) -> np.ndarray:
     return nodes[tuple(index)]
 
 
-def _grow(mask: np.ndarray, radius: int) -> np.ndarray:
-    return ndimage.maximum_filter(mask, size=2 * radius + 1)
+def _near_mask(pixels: np.ndarray, radius: int, block_info=None) -> np.ndarray:
+    """The pixels of one chunk within ``radius`` (a square) of any of the bright ``pixels``
+    ((n, 2) image pixels)."""
+    (x0, x1), (y0, y1) = block_info[None]["array-location"]
+    mask = np.zeros((x1 - x0 + 2 * radius, y1 - y0 + 2 * radius), dtype=bool)
+    local = pixels - [x0 - radius, y0 - radius]
+    keep = ((local >= 0) & (local < mask.shape)).all(axis=1)
+    if not keep.any():
+        return np.zeros((x1 - x0, y1 - y0), dtype=bool)
+    mask[local[keep, 0], local[keep, 1]] = True
+    grown = ndimage.maximum_filter(mask, size=2 * radius + 1)
+    return grown[radius:-radius or None, radius:-radius or None]
 
 
 def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | None = None
@@ -136,15 +148,17 @@ def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | 
     mean = interpolate_nodes(large[0], shape, step, chunks=chunks)
     rms = interpolate_nodes(large[1], shape, step, chunks=chunks)
     bright = (image - mean) > config.bright_snr * rms
-    wanted = _near_bright(bright, sbox, sstep, scheduler)
-    if wanted is None:
+    found = _near_bright(bright, sbox, sstep, scheduler)
+    if found is None:
         return Background(mean=mean, rms=rms)
+    wanted, pixels = found
     # the small boxes measure the noise around sources: island pixels (above thresh_isl large-box
     # sigma) are left out, else a box lying on an extended source measures the source
     around = da.where((image - mean) > config.thresh_isl * rms, np.nan, image)
     small = box_stat_nodes(around, sbox, sstep, config.clip_sigma, wanted)
     small = np.stack([_fill_nan_nodes(p) for p in small.compute(scheduler=scheduler)])
-    near = da.map_overlap(_grow, bright, depth=sbox, boundary="none", radius=sbox, dtype=bool)
+    # from the bright pixels' positions, so that a chunk of the map needs no neighbouring chunks
+    near = da.map_blocks(_near_mask, dtype=bool, chunks=chunks, pixels=pixels, radius=sbox)
     rms_s = interpolate_nodes(small[1], shape, sstep, chunks=chunks)
     return Background(mean=mean, rms=da.where(near, da.maximum(rms_s, rms), rms))
 
@@ -155,9 +169,9 @@ def _bright_pixels(block: np.ndarray, block_info=None) -> np.ndarray:
 
 
 def _near_bright(bright: da.Array, box: int, step: int, scheduler: str | None
-                 ) -> np.ndarray | None:  # fmt: skip
-    """Small-box nodes whose boxes reach within one box of a bright pixel (bool grid), or None
-    when no pixel is bright."""
+                 ) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+    """Small-box nodes whose boxes reach within one box of a bright pixel (bool grid) and the
+    bright pixels ((n, 2) int64), or None when no pixel is bright."""
     parts = [dask.delayed(_bright_pixels)(b, block_info={0: {"array-location": loc}})
              for b, loc in zip(bright.to_delayed().ravel(), _locations(bright), strict=True)]
     pixels = np.concatenate(dask.compute(*parts, scheduler=scheduler))
@@ -165,7 +179,7 @@ def _near_bright(bright: da.Array, box: int, step: int, scheduler: str | None
         return None
     grid = np.zeros([node_count(n, step) for n in bright.shape], dtype=bool)
     grid[pixels[:, 0] // step, pixels[:, 1] // step] = True
-    return ndimage.maximum_filter(grid, size=2 * (box // step + 2) + 1)
+    return ndimage.maximum_filter(grid, size=2 * (box // step + 2) + 1), pixels
 
 
 def _locations(array: da.Array) -> list[tuple[tuple[int, int], tuple[int, int]]]:

@@ -12,7 +12,9 @@
    (:mod:`vlassdask.catalog.measure`).
 
 Peak memory per task: one image chunk and its maps (steps 1-2), or one region of about a chunk
-and its maps (step 3); the client holds the island table and the catalog.
+and its maps (step 3); step 3 runs in batches of twice the scheduler's parallel slots, so at most
+that many regions (and the blocks they cover) are in memory at once; the client holds the island
+table and the catalog.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from vlassdask.catalog.measure import (
 )
 from vlassdask.catalog.names import component_names
 from vlassdask.errors import InputError
+from vlassdask.imaging.graph import compute_in_batches
 from vlassdask.io.catalog_schema import make_catalog
 from vlassdask.io.image_schema import celestial_wcs
 
@@ -309,9 +312,8 @@ def find_sources(ds: xr.Dataset, config: CatalogConfig | None = None, *,
                            scheduler=scheduler)
     if islands.empty:
         return make_catalog(pd.DataFrame(columns=[]))
-    parts = dask.compute(*fit_tasks(image, background.mean, background.rms, islands, beam,
-                                    config), scheduler=scheduler)  # fmt: skip
-    rows = [row for part in parts for row in part]
+    tasks = fit_tasks(image, background.mean, background.rms, islands, beam, config)
+    rows = [row for part in compute_in_batches(tasks, scheduler) for row in part]
     if not rows:
         return make_catalog(pd.DataFrame(columns=[]))
     return _to_catalog(rows, ds, beam, image_name, tile)

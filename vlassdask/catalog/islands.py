@@ -9,7 +9,8 @@ of the signal-to-noise map is computed once): one task per chunk labels it with
 plus the labels on its four edges. On the client, labels that touch across a chunk face or corner
 (8-connectivity) are joined with a connected-components pass over the edge pairs, and the rows of
 each joined island are combined. Nothing image-sized is held at once: per task one chunk and its
-maps; the client holds the edge labels (four chunk sides per chunk) and the island table.
+maps (the chunks are labelled a few at a time, :func:`vlassdask.imaging.graph.compute_in_batches`);
+the client holds the edge labels (four chunk sides per chunk) and the island table.
 
 The table holds only bounding boxes, so the fitting step re-finds an island's pixels in a cut-out
 of its bounding box (the island is the connected part of the cut-out that holds its brightest
@@ -27,6 +28,8 @@ import pandas as pd
 from scipy import ndimage
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from vlassdask.imaging.graph import compute_in_batches
 
 ISLAND_COLUMNS = ("island", "x0", "x1", "y0", "y1", "peak_snr", "x_peak", "y_peak")
 #: 8-connectivity (PyBDSF's island connectivity).
@@ -144,10 +147,12 @@ def find_islands(snr: da.Array, *, thresh_isl: float, thresh_pix: float,
     """
     offsets = [np.cumsum((0,) + c[:-1]) for c in snr.chunks]
     blocks = snr.to_delayed()
-    tasks = [[dask.delayed(label_chunk)(blocks[i, j], (int(offsets[0][i]), int(offsets[1][j])),
-                                        thresh_isl)
-              for j in range(blocks.shape[1])] for i in range(blocks.shape[0])]
-    chunks = dask.compute(tasks, scheduler=scheduler)[0]
+    nbx, nby = blocks.shape
+    tasks = [dask.delayed(label_chunk)(blocks[i, j], (int(offsets[0][i]), int(offsets[1][j])),
+                                       thresh_isl)
+             for i in range(nbx) for j in range(nby)]
+    done = compute_in_batches(tasks, scheduler)
+    chunks = [done[i * nby:(i + 1) * nby] for i in range(nbx)]
     table = join_chunks(chunks)
     ints = {c: "int64" for c in ISLAND_COLUMNS if c != "peak_snr"}
     if table.empty:

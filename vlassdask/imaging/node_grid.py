@@ -14,6 +14,8 @@ import math
 import dask.array as da
 import numpy as np
 
+from vlassdask.kernels.interpolation import bilinear_nodes
+
 
 def node_count(n: int, step: int) -> int:
     """Nodes along an axis of ``n`` pixels: ``0, step, ...`` up to the first at or beyond
@@ -32,26 +34,12 @@ def box_starts(n: int, box: int, step: int) -> np.ndarray:
     return np.clip(np.arange(node_count(n, step)) * step - box // 2, 0, n - box)
 
 
-def _weights(pixels: np.ndarray, step: int, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Lower node index and fractional position of each pixel between it and the next."""
-    if n_nodes == 1:
-        return np.zeros(pixels.size, dtype=np.intp), np.zeros(pixels.size)
-    u = pixels / step
-    lower = np.clip(np.floor(u).astype(np.intp), 0, n_nodes - 2)
-    return lower, u - lower
-
-
 def _interpolate_block(block: np.ndarray, nodes: np.ndarray, step: int,
                        block_info=None) -> np.ndarray:  # fmt: skip
-    (x0, x1), (y0, y1) = block_info[None]["array-location"]
-    ix, tx = _weights(np.arange(x0, x1, dtype=np.float64), step, nodes.shape[0])
-    iy, ty = _weights(np.arange(y0, y1, dtype=np.float64), step, nodes.shape[1])
-    jx = np.minimum(ix + 1, nodes.shape[0] - 1)
-    jy = np.minimum(iy + 1, nodes.shape[1] - 1)
-    tx, ty = tx[:, None], ty[None, :]
-    out = ((1 - tx) * ((1 - ty) * nodes[np.ix_(ix, iy)] + ty * nodes[np.ix_(ix, jy)])
-           + tx * ((1 - ty) * nodes[np.ix_(jx, iy)] + ty * nodes[np.ix_(jx, jy)]))
-    return out.astype(block.dtype, copy=False)
+    (x0, _), (y0, _) = block_info[None]["array-location"]
+    out = np.empty(block.shape, dtype=block.dtype)
+    bilinear_nodes(np.asarray(nodes, dtype=np.float64), int(x0), int(y0), float(step), out)
+    return out
 
 
 def interpolate_nodes(nodes, shape: tuple[int, int], step: int, *, chunks,
@@ -79,7 +67,7 @@ def interpolate_nodes(nodes, shape: tuple[int, int], step: int, *, chunks,
 
     Notes
     -----
-    Peak memory per task: one output chunk (float64 while interpolating) plus the node grid.
+    Peak memory per task: one output chunk plus the node grid.
     """
     template = da.empty(shape, chunks=chunks, dtype=dtype)
     return template.map_blocks(_interpolate_block, nodes=nodes, step=int(step), dtype=dtype)

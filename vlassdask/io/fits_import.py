@@ -42,11 +42,16 @@ _GRID_ATOL_PIXELS = 1e-3
 _GRID_RTOL_CELL = 1e-6
 
 
+#: Keywords that make astropy scale the stored values (then only ``section`` reads slices).
+_SCALING_KEYWORDS = ("BSCALE", "BZERO", "BLANK")
+
+
 class FitsSection:
     """A picklable array-like over a FITS primary HDU that reads only the requested section.
 
-    Each ``__getitem__`` opens the file (memory-mapped) and reads the slice through astropy's
-    ``section`` interface, so dask tasks built on it carry only the path, never the pixels.
+    Each ``__getitem__`` opens the file (memory-mapped) and copies the slice out of the memory map
+    (through astropy's ``section`` interface for scaled integer data), so dask tasks built on it
+    carry only the path, never the pixels.
     """
 
     def __init__(self, path: str | os.PathLike, shape: tuple[int, ...], dtype: np.dtype):
@@ -57,7 +62,11 @@ class FitsSection:
 
     def __getitem__(self, key: Any) -> np.ndarray:
         with fits.open(self.path, memmap=True, lazy_load_hdus=True) as hdul:
-            block = np.asarray(hdul[0].section[key])
+            hdu = hdul[0]
+            if any(k in hdu.header for k in _SCALING_KEYWORDS):
+                block = np.asarray(hdu.section[key])
+            else:  # unscaled: a slice of the memory map (section reads row by row)
+                block = np.array(hdu.data[key])
         return block.astype(self.dtype, copy=False)
 
 
