@@ -9,7 +9,12 @@ Two seeded images with injected sources (:func:`vlassdask.testing.sources.make_s
 VLASS-style FITS files:
 
 * ``ql``: 3722^2 pixels of 1" (a Quick Look sub-image), beam 2.9" x 2.4";
-* ``se``: 6202^2 pixels of 0.6" (a Single Epoch sub-image), beam 2.5" x 2.1".
+* ``se``: 6202^2 pixels of 0.6" (a Single Epoch sub-image), beam 2.5" x 2.1";
+* ``ql4`` (not run by default): 7444^2 pixels of 1" with four times the sources, the QL's pixels
+  and source density over four times the area (is peak memory flat in image size?).
+
+``--noise N`` also counts the components each finder finds in N noise-only 4096^2 QL-pixel
+images (false detections per 10^6 beams) beside the Gaussian-random-field expectation.
 
 Each finder runs in its own subprocess (so that its peak RSS is its own), on the same FITS file:
 vlassdask's :func:`~vlassdask.catalog.find.find_sources` on dask's threaded scheduler (all
