@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/bench_catalog.py [--sources 2000] [--sizes ql se [ql4]] [--noise N] [--workdir DIR]
+    python benchmarks/bench_catalog.py [--sources 2000] [--sizes ql se [ql4]] [--noise N]
+        [--workdir DIR]
 
 Two seeded images with injected sources (:func:`vlassdask.testing.sources.make_source_image`,
 ~``--sources`` point and Gaussian sources of peak S/N 4-1000, 30% extended up to 6"), written as
