@@ -56,17 +56,27 @@ SIZES = {"ql": {"nx": 3722, "cell_arcsec": 1.0, "beam_arcsec": (2.9, 2.4, 20.0)}
 NOISE_SIDE = 4096
 
 
+def _made(size: str, sources: int, workdir: Path) -> tuple[Path, Path]:
+    """Make the image of ``size`` in a subprocess (so that this process, which the finders'
+    subprocesses are forked from, never holds an image: a forked child's peak RSS counts the
+    parent's pages); return the FITS and truth paths."""
+    subprocess.run([sys.executable, __file__, "--make", size, str(sources), str(workdir)],
+                   check=True)
+    return workdir / f"{size}.fits", workdir / f"{size}.truth.parquet"
+
+
 def _make(size: str, sources: int, workdir: Path) -> tuple[Path, Path]:
     from vlassdask.testing.fits import write_vlass_fits
     from vlassdask.testing.sources import make_source_image
 
-    spec = SIZES[size]
-    n = spec["nx"]
-    sources = int(sources * spec.get("source_scale", 1))
+    noise = size.startswith("noise")  # noise<k>: a noise-only QL-pixel image, seed 500 + k
+    spec = SIZES["ql" if noise else size]
+    n = NOISE_SIDE if noise else spec["nx"]
+    sources = 0 if noise else int(sources * spec.get("source_scale", 1))
     ds, truth = make_source_image(nx=n, ny=n, cell_arcsec=spec["cell_arcsec"],
                                   beam_arcsec=spec["beam_arcsec"], n_sources=sources,
                                   snr_range=(4.0, 1000.0), min_separation_beams=8.0,
-                                  seed=2024)  # fmt: skip
+                                  seed=500 + int(size[5:]) if noise else 2024)  # fmt: skip
     image = write_vlass_fits(workdir / f"{size}.fits", ds["SKY"].values[0, 0, 0],
                              cell_arcsec=spec["cell_arcsec"], beam_arcsec=spec["beam_arcsec"])
     truth_path = workdir / f"{size}.truth.parquet"
@@ -78,18 +88,12 @@ def _false_detections(count: int, workdir: Path) -> None:
     """Components found by each finder in ``count`` noise-only QL-pixel images, per 10^6 beams,
     beside the Gaussian-random-field expectation at thresh_pix 5 (Euler characteristic density
     ``4 ln 2 / (2 pi)^1.5 u exp(-u^2 / 2)`` per beam FWHM^2, times the beam area 1.133 FWHM^2)."""
-    from vlassdask.testing.fits import write_vlass_fits
-    from vlassdask.testing.sources import make_source_image
-
     spec = SIZES["ql"]
     bmaj, bmin, _ = spec["beam_arcsec"]
     beams = count * NOISE_SIDE**2 / (1.1331 * bmaj * bmin / spec["cell_arcsec"] ** 2)
     found = dict.fromkeys(("vlassdask", "pybdsf"), 0)
     for k in range(count):
-        ds, _ = make_source_image(nx=NOISE_SIDE, ny=NOISE_SIDE, cell_arcsec=spec["cell_arcsec"],
-                                  beam_arcsec=spec["beam_arcsec"], n_sources=0, seed=500 + k)
-        image = write_vlass_fits(workdir / f"noise{k}.fits", ds["SKY"].values[0, 0, 0],
-                                 cell_arcsec=spec["cell_arcsec"], beam_arcsec=spec["beam_arcsec"])
+        image, _ = _made(f"noise{k}", 0, workdir)
         for finder in found:
             out = workdir / f"noise{k}.{finder}.parquet"
             _timed(finder, image, out)
@@ -164,7 +168,13 @@ def main() -> None:
                         help="also count false detections in N noise-only images")
     parser.add_argument("--run", nargs=3, metavar=("FINDER", "IMAGE", "OUT"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--make", nargs=3, metavar=("SIZE", "SOURCES", "WORKDIR"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.make:
+        size, sources, workdir = args.make
+        _make(size, int(sources), Path(workdir))
+        return
     if args.run:
         finder, image, out = args.run
         (_run_vlassdask if finder == "vlassdask" else _run_pybdsf)(Path(image), Path(out))
@@ -175,7 +185,7 @@ def main() -> None:
           f"{platform.python_version()}; workdir {workdir}", file=sys.stderr)
     rows = []
     for size in args.sizes:
-        image, truth_path = _make(size, args.sources, workdir)
+        image, truth_path = _made(size, args.sources, workdir)
         truth = pd.read_parquet(truth_path)
         results = {}
         for finder in ("vlassdask", "pybdsf"):
