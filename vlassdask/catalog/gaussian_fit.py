@@ -6,18 +6,18 @@ schema's orientation), so a position angle east of north turns from +y towards -
 
 The decomposition starts from one Gaussian of the beam's shape on the brightest pixel; while the
 residual still holds an island pixel above ``thresh_pix`` sigma, a Gaussian is added there and all
-are refitted (scipy's trust-region least squares, residuals weighted by the local rms). Gaussians
-that fail PyBDSF-like checks (peak below ``flag_minsnr * thresh_pix`` sigma, centre outside the
-island's bounding box, larger than twice the island, or collapsed below a third of a pixel) are
-dropped and the rest refitted.
+are refitted (Levenberg-Marquardt, :func:`vlassdask.kernels.gaussians.fit_gaussians`, residuals
+weighted by the local rms; numba without the GIL, so the fits of several islands run in parallel
+threads). Gaussians that fail PyBDSF-like checks (peak below ``flag_minsnr * thresh_pix`` sigma,
+centre outside the island's bounding box, larger than twice the island, or collapsed below a
+third of a pixel) are dropped and the rest refitted.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import least_squares
 
-from vlassdask.kernels.gaussians import gaussian_jacobian, gaussian_sum
+from vlassdask.kernels.gaussians import fit_gaussians, gaussian_sum
 
 PARAMS = 6
 MIN_SIGMA_PIXELS = 1.0 / 3.0
@@ -44,28 +44,20 @@ def normalise(params: np.ndarray) -> np.ndarray:
 
 def _fit(start: np.ndarray, x: np.ndarray, y: np.ndarray, data: np.ndarray, weight: np.ndarray,
          shape: tuple[int, int]) -> np.ndarray:  # fmt: skip
-    """Levenberg-Marquardt (MINPACK) with the analytic Jacobian; bounded trust-region
-    reflective when the island has fewer pixels than parameters."""
-    x, y = x.astype(np.float64), y.astype(np.float64)
-    n = start.shape[0]
-
-    def residual(p: np.ndarray) -> np.ndarray:
-        return (gaussian_sum(p, x, y) - data) * weight
-
-    def jacobian(p: np.ndarray) -> np.ndarray:
-        return gaussian_jacobian(p, x, y, weight)
-
+    """Levenberg-Marquardt with the analytic Jacobian (:func:`fit_gaussians`), unbounded;
+    bounded (amplitude >= 0, centre inside the cut-out, sigma >= 1/6 pixel) when the island has
+    fewer pixels than parameters."""
     begin = np.asarray(start, dtype=np.float64).ravel()
+    n = start.shape[0]
     if x.size >= begin.size:
-        result = least_squares(residual, begin, jac=jacobian, method="lm", x_scale="jac",
-                               max_nfev=100 * begin.size)  # fmt: skip
-        return normalise(result.x)
-    low = np.tile([0.0, -0.5, -0.5, MIN_SIGMA_PIXELS * 0.5, MIN_SIGMA_PIXELS * 0.5, -np.inf], n)
-    high = np.tile([np.inf, shape[0] - 0.5, shape[1] - 0.5, np.inf, np.inf, np.inf], n)
-    begin = np.clip(begin, low + 1e-9, np.where(np.isfinite(high), high - 1e-9, high))
-    result = least_squares(residual, begin, jac=jacobian, bounds=(low, high), x_scale="jac",
-                           method="trf", max_nfev=100 * begin.size)  # fmt: skip
-    return normalise(result.x)
+        low, high = np.full(begin.size, -np.inf), np.full(begin.size, np.inf)
+    else:
+        low = np.tile([0.0, -0.5, -0.5, MIN_SIGMA_PIXELS * 0.5, MIN_SIGMA_PIXELS * 0.5, -np.inf], n)
+        high = np.tile([np.inf, shape[0] - 0.5, shape[1] - 0.5, np.inf, np.inf, np.inf], n)
+    fitted = fit_gaussians(begin, x.astype(np.float64), y.astype(np.float64),
+                           np.asarray(data, dtype=np.float64), np.asarray(weight, dtype=np.float64),
+                           low, high)  # fmt: skip
+    return normalise(fitted)
 
 
 def _keep(params: np.ndarray, rms: float, box: tuple[int, int, int, int], thresh: float
