@@ -31,6 +31,7 @@ from vlassdask.catalog.config import CatalogConfig
 from vlassdask.errors import InputError
 from vlassdask.imaging.node_grid import box_starts, interpolate_nodes, node_count
 from vlassdask.kernels.box_stats import clipped_box_stats
+from vlassdask.kernels.interpolation import bilinear_nodes
 
 #: Pixels along each axis spanned by the nodes of one task (so that tasks are few and large).
 TASK_PIXELS = 1024
@@ -38,16 +39,54 @@ TASK_PIXELS = 1024
 
 @dataclass(frozen=True)
 class Background:
-    """Lazy background maps of one image, (nx, ny) each, chunked like the image.
+    """Background of one image as node grids, from which the mean and rms maps of any region
+    are interpolated (:meth:`maps`); a few megabytes whatever the image size.
 
     Attributes
     ----------
-    mean, rms
-        Background level and noise (image units).
+    large
+        (2, nodes_x, nodes_y) clipped mean and rms at the ``step``-pixel nodes.
+    step
+        Pixels between the large-box nodes.
+    small_rms
+        Small-box rms at the ``small_step``-pixel nodes, or None when no pixel is bright.
+    small_step
+        Pixels between the small-box nodes.
+    bright
+        (n, 2) int64 image pixels above ``bright_snr`` large-box sigma.
+    radius
+        Pixels within this distance (a square) of a bright pixel use the small-box rms.
     """
 
-    mean: da.Array
-    rms: da.Array
+    large: np.ndarray
+    step: int
+    small_rms: np.ndarray | None
+    small_step: int
+    bright: np.ndarray
+    radius: int
+
+    def maps(self, x0: int, x1: int, y0: int, y1: int) -> tuple[np.ndarray, np.ndarray]:
+        """float32 mean and rms maps of pixels ``[x0, x1) x [y0, y1)``.
+
+        Peak memory: three float32 region-sized arrays and a bool mask grown by ``radius``.
+        """
+        shape = (x1 - x0, y1 - y0)
+        mean = _interpolated(self.large[0], x0, y0, self.step, shape)
+        rms = _interpolated(self.large[1], x0, y0, self.step, shape)
+        if self.small_rms is None:
+            return mean, rms
+        near = _near_mask(self.bright, self.radius, (x0, x1, y0, y1))
+        if near.any():
+            rms_small = _interpolated(self.small_rms, x0, y0, self.small_step, shape)
+            rms = np.where(near, np.maximum(rms_small, rms), rms)
+        return mean, rms
+
+
+def _interpolated(nodes: np.ndarray, x0: int, y0: int, step: int, shape: tuple[int, int]
+                  ) -> np.ndarray:  # fmt: skip
+    out = np.empty(shape, dtype=np.float32)
+    bilinear_nodes(np.asarray(nodes, dtype=np.float64), int(x0), int(y0), float(step), out)
+    return out
 
 
 def _node_block(blocks: list, origin: tuple[int, int], region: tuple[int, int, int, int],
@@ -98,10 +137,11 @@ def _fill_nan_nodes(nodes: np.ndarray) -> np.ndarray:
     return nodes[tuple(index)]
 
 
-def _near_mask(pixels: np.ndarray, radius: int, block_info=None) -> np.ndarray:
-    """The pixels of one chunk within ``radius`` (a square) of any of the bright ``pixels``
-    ((n, 2) image pixels)."""
-    (x0, x1), (y0, y1) = block_info[None]["array-location"]
+def _near_mask(pixels: np.ndarray, radius: int, region: tuple[int, int, int, int]
+               ) -> np.ndarray:  # fmt: skip
+    """The pixels of ``region`` (x0, x1, y0, y1) within ``radius`` (a square) of any of the
+    bright ``pixels`` ((n, 2) image pixels)."""
+    x0, x1, y0, y1 = region
     mask = np.zeros((x1 - x0 + 2 * radius, y1 - y0 + 2 * radius), dtype=bool)
     local = pixels - [x0 - radius, y0 - radius]
     keep = ((local >= 0) & (local < mask.shape)).all(axis=1)
@@ -117,7 +157,7 @@ def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | 
     """Mean and rms maps of ``image`` (see the module docstring).
 
     The node statistics are computed here (small arrays: one value per ``step`` pixels); the
-    full-resolution maps stay lazy.
+    full-resolution maps are made region by region by the tasks that use them.
 
     Parameters
     ----------
@@ -131,7 +171,7 @@ def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | 
     Returns
     -------
     Background
-        float32 maps chunked like ``image``.
+        The node grids and bright pixels; :meth:`Background.maps` gives the maps of a region.
 
     Raises
     ------
@@ -150,17 +190,14 @@ def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | 
     bright = (image - mean) > config.bright_snr * rms
     found = _near_bright(bright, sbox, sstep, scheduler)
     if found is None:
-        return Background(mean=mean, rms=rms)
+        return Background(large, step, None, sstep, np.empty((0, 2), dtype=np.int64), sbox)
     wanted, pixels = found
     # the small boxes measure the noise around sources: island pixels (above thresh_isl large-box
     # sigma) are left out, else a box lying on an extended source measures the source
     around = da.where((image - mean) > config.thresh_isl * rms, np.nan, image)
     small = box_stat_nodes(around, sbox, sstep, config.clip_sigma, wanted)
-    small = np.stack([_fill_nan_nodes(p) for p in small.compute(scheduler=scheduler)])
-    # from the bright pixels' positions, so that a chunk of the map needs no neighbouring chunks
-    near = da.map_blocks(_near_mask, dtype=bool, chunks=chunks, pixels=pixels, radius=sbox)
-    rms_s = interpolate_nodes(small[1], shape, sstep, chunks=chunks)
-    return Background(mean=mean, rms=da.where(near, da.maximum(rms_s, rms), rms))
+    small_rms = _fill_nan_nodes(small[1].compute(scheduler=scheduler))
+    return Background(large, step, small_rms, sstep, pixels, sbox)
 
 
 def _bright_pixels(block: np.ndarray, block_info=None) -> np.ndarray:

@@ -1,20 +1,26 @@
-"""The source finder: background maps, islands and Gaussian decomposition as one dask graph.
+"""The source finder: background maps, islands and Gaussian decomposition, chunk by chunk.
 
 :func:`find_sources` takes an image Dataset (a Zarr image store or a FITS image opened by
 :mod:`vlassdask.io`) and returns the component catalog (schema: :mod:`vlassdask.io.catalog_schema`).
 
-1. Background mean and rms maps (:mod:`vlassdask.catalog.background`), lazy over chunks.
-2. Islands (:mod:`vlassdask.catalog.islands`): chunk-aware labelling, one table row per island.
-3. Islands grouped by the chunk of their peak, up to ``islands_per_task`` per task: each task
-   reads one region of the image and maps (its islands' bounding boxes grown by the
-   ``Peak_to_ring`` annulus) and cuts the islands out of it, fits Gaussians
-   (:mod:`vlassdask.catalog.gaussian_fit`) and measures the components
-   (:mod:`vlassdask.catalog.measure`).
+1. Background (:mod:`vlassdask.catalog.background`): clipped box statistics at a grid of nodes
+   and the bright pixels, computed over chunks; what the client keeps is the node grids.
+2. One task per chunk (:func:`find_in_region`): it reads the chunk grown by a halo, interpolates
+   the mean and rms maps of that region from the nodes, labels the islands
+   (:mod:`vlassdask.catalog.islands`) and fits Gaussians (:mod:`vlassdask.catalog.gaussian_fit`)
+   to, and measures (:mod:`vlassdask.catalog.measure`), the islands whose peak lies in the chunk
+   and that lie wholly inside the region. The few that reach beyond it are labelled and fitted
+   again, on the client, in regions grown until they hold them.
 
-Peak memory per task: one image chunk and its maps (steps 1-2), or one region of about a chunk
-and its maps (step 3); step 3 runs in batches of twice the scheduler's parallel slots, so at most
-that many regions (and the blocks they cover) are in memory at once; the client holds the island
-table and the catalog.
+Every island is labelled and fitted on the same pixels and maps whatever the chunking, so the
+catalog does not depend on ``chunk_pixels``.
+
+Peak memory: per task about ``(chunk_pixels + 2 * halo)^2`` pixels times ~30 bytes (float64
+image and signal-to-noise, float32 mean and rms, int32 labels, masks): ~40 MB for 1024-pixel
+chunks; as many tasks run at once as the scheduler has threads. The background steps hold about
+as much per task (:mod:`vlassdask.catalog.background`). The client holds the node grids (8 bytes
+per ``step^2`` pixels), the bright pixels (16 bytes each) and the catalog rows. Nothing scales
+with the image size except these small arrays and the catalog.
 """
 
 from __future__ import annotations
@@ -26,13 +32,11 @@ import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import ndimage
 
-from vlassdask.catalog.background import background_maps
-from vlassdask.catalog.blocks import BlockGrid
+from vlassdask.catalog.background import Background, background_maps
 from vlassdask.catalog.config import CatalogConfig
 from vlassdask.catalog.gaussian_fit import fit_island, gaussian_model
-from vlassdask.catalog.islands import CONNECTIVITY, find_islands, signal_to_noise
+from vlassdask.catalog.islands import region_islands, signal_to_noise
 from vlassdask.catalog.measure import (
     FWHM_PER_SIGMA,
     condon_errors,
@@ -42,7 +46,7 @@ from vlassdask.catalog.measure import (
 )
 from vlassdask.catalog.names import component_names
 from vlassdask.errors import InputError
-from vlassdask.imaging.graph import compute_in_batches
+from vlassdask.imaging.graph import shared
 from vlassdask.io.catalog_schema import make_catalog
 from vlassdask.io.image_schema import celestial_wcs
 
@@ -89,11 +93,6 @@ def beam_pixels(ds: xr.Dataset) -> tuple[float, float, float, float]:
     return major / cell, minor / cell, np.radians(float(beam["pa_deg"])), cell
 
 
-def _island_pixels(snr: np.ndarray, peak: tuple[int, int], thresh_isl: float) -> np.ndarray:
-    labels, _ = ndimage.label(snr > thresh_isl, structure=CONNECTIVITY)  # NaN compares False
-    return labels == labels[peak]
-
-
 def _source_values(params: np.ndarray, errors: dict[str, np.ndarray], members: np.ndarray,
                    xs: np.ndarray, ys: np.ndarray) -> dict[str, float]:  # fmt: skip
     """Pixel-unit measurements of one source made of the Gaussians ``members``."""
@@ -127,7 +126,7 @@ def _ring_max(data: np.ndarray, x: float, y: float, ring_pixels: tuple[float, fl
 
 
 def measure_island(image: np.ndarray, mean: np.ndarray, rms: np.ndarray, origin: tuple[int, int],
-                   peak: tuple[int, int], beam: tuple[float, float, float, float],
+                   island: np.ndarray, beam: tuple[float, float, float, float],
                    config: CatalogConfig) -> list[dict[str, Any]]:  # fmt: skip
     """Fit and measure one island in a cut-out; rows in pixel units, Jy and radians.
 
@@ -137,8 +136,8 @@ def measure_island(image: np.ndarray, mean: np.ndarray, rms: np.ndarray, origin:
         Cut-outs around the island (same shape).
     origin
         Image pixel of the cut-out's ``[0, 0]``.
-    peak
-        The island's brightest pixel, in cut-out pixels.
+    island
+        (nx, ny) bool: the island's pixels in the cut-out.
     beam
         :func:`beam_pixels`.
     config
@@ -146,8 +145,6 @@ def measure_island(image: np.ndarray, mean: np.ndarray, rms: np.ndarray, origin:
     """
     image, mean, rms = (np.asarray(a, dtype=np.float64) for a in (image, mean, rms))
     data = image - mean
-    snr = np.where(rms > 0, data / np.where(rms > 0, rms, 1.0), np.nan)
-    island = _island_pixels(snr, peak, config.thresh_isl)
     bmaj, bmin, bpa, cell = beam
     beam_sigma = (bmaj / FWHM_PER_SIGMA, bmin / FWHM_PER_SIGMA, bpa)
     params = fit_island(data, rms, island, beam_sigma, thresh_pix=config.thresh_pix,
@@ -188,50 +185,98 @@ def measure_island(image: np.ndarray, mean: np.ndarray, rms: np.ndarray, origin:
     return rows
 
 
-def _fit_region(blocks: list, origin: tuple[int, int], boxes: np.ndarray,
-                beam: tuple[float, float, float, float],
-                config: CatalogConfig) -> list[dict[str, Any]]:  # fmt: skip
-    """One task: fit the islands ``boxes`` (rows: island, x0, x1, y0, y1, x_peak, y_peak in
-    image pixels, boxes already grown by the ring pad) inside one region of the image, given as
-    the image, mean and rms blocks (nested lists) that cover it, starting at ``origin``."""
-    image, mean, rms = (np.block(b).astype(np.float64, copy=False) for b in blocks)
+def halo_pixels(config: CatalogConfig, cell_arcsec: float) -> tuple[int, int]:
+    """The pad around an island that its fit reads (the ``Peak_to_ring`` annulus) and the halo
+    around a chunk, in pixels."""
+    pad = int(np.ceil(config.ring_arcsec[1] / cell_arcsec)) + 2
+    return pad, 2 * pad + 16
+
+
+def find_in_region(pixels: np.ndarray, origin: tuple[int, int], core: tuple[int, int, int, int],
+                   image_shape: tuple[int, int], background: Background,
+                   beam: tuple[float, float, float, float], config: CatalogConfig
+                   ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:  # fmt: skip
+    """Label one region, fit the complete islands it owns (module docstring).
+
+    Parameters
+    ----------
+    pixels
+        (nx, ny) image region.
+    origin
+        Image pixel of the region's ``[0, 0]``.
+    core
+        ``x0, x1, y0, y1``: the image pixels whose islands the region owns.
+    image_shape
+        Shape of the whole image.
+    background
+        :func:`vlassdask.catalog.background.background_maps` of the image.
+    beam
+        :func:`beam_pixels`.
+    config
+        Finder parameters.
+
+    Returns
+    -------
+    rows
+        Measured components (pixel units) of the complete islands, with their island's peak
+        pixel ``x_peak``, ``y_peak``.
+    peaks
+        (n, 2) peak pixels of the complete islands (also those without components).
+    incomplete
+        (m, 6) ``x0, x1, y0, y1, x_peak, y_peak``: bounding boxes (as far as the region shows
+        them) and peaks of the owned islands that reach beyond the region.
+    """
+    image = np.asarray(pixels, dtype=np.float64)
+    x0, y0 = origin
+    mean, rms = background.maps(x0, x0 + image.shape[0], y0, y0 + image.shape[1])
+    snr = signal_to_noise(image, mean, rms)
+    pad, _ = halo_pixels(config, beam[3])
+    found = region_islands(snr, origin, core, image_shape, pad, thresh_isl=config.thresh_isl,
+                           thresh_pix=config.thresh_pix)  # fmt: skip
     rows = []
-    for isl, x0, x1, y0, y1, xp, yp in boxes:
-        cut = (slice(x0 - origin[0], x1 - origin[0]), slice(y0 - origin[1], y1 - origin[1]))
-        for row in measure_island(image[cut], mean[cut], rms[cut], (x0, y0), (xp - x0, yp - y0),
-                                  beam, config):
-            rows.append({**row, "island": int(isl)})
-    return rows
+    for label, box, peak in zip(found.label[found.complete], found.boxes[found.complete],
+                                found.peaks[found.complete], strict=True):  # fmt: skip
+        cx0, cy0 = max(box[0] - pad, 0), max(box[2] - pad, 0)
+        cut = (slice(cx0 - x0, min(box[1] + pad, image_shape[0]) - x0),
+               slice(cy0 - y0, min(box[3] + pad, image_shape[1]) - y0))
+        for row in measure_island(image[cut], mean[cut], rms[cut], (cx0, cy0),
+                                  found.labels[cut] == label, beam, config):
+            rows.append({**row, "x_peak": int(peak[0]), "y_peak": int(peak[1])})
+    incomplete = np.column_stack([found.boxes, found.peaks])[~found.complete]
+    return rows, found.peaks[found.complete], incomplete
 
 
-def fit_tasks(image: da.Array, mean: da.Array, rms: da.Array, islands: pd.DataFrame,
-              beam: tuple[float, float, float, float], config: CatalogConfig) -> list:
-    """Delayed fitting tasks: islands grouped by the chunk of their peak, at most
-    ``islands_per_task`` per task; each task receives the blocks of the image and maps that
-    cover its islands' boxes grown by the ``Peak_to_ring`` annulus (rows of
-    :func:`vlassdask.catalog.islands.find_islands`)."""
-    pad = int(np.ceil(config.ring_arcsec[1] / beam[3])) + 2
-    nx, ny = image.shape
-    boxes = pd.DataFrame({
-        "island": islands["island"], "x0": np.maximum(islands["x0"] - pad, 0),
-        "x1": np.minimum(islands["x1"] + pad, nx), "y0": np.maximum(islands["y0"] - pad, 0),
-        "y1": np.minimum(islands["y1"] + pad, ny), "x_peak": islands["x_peak"],
-        "y_peak": islands["y_peak"],
-        "chunk": (islands["x_peak"] // config.chunk_pixels) * (ny // config.chunk_pixels + 1)
-        + islands["y_peak"] // config.chunk_pixels,
-    })  # fmt: skip
-    grid = BlockGrid.of(image, mean, rms)  # whole blocks: see vlassdask.catalog.blocks
-    tasks = []
-    for _, group in boxes.groupby("chunk", sort=True):
-        for start in range(0, len(group), config.islands_per_task):
-            part = group.iloc[start:start + config.islands_per_task]
-            blocks, origin = grid.covering(int(part["x0"].min()), int(part["x1"].max()),
-                                           int(part["y0"].min()), int(part["y1"].max()))
-            rows = part.drop(columns="chunk").to_numpy(dtype=np.int64)
-            tasks.append(dask.delayed(_fit_region)(blocks, origin, rows, beam, config))
-    return tasks
+def _grown(box: np.ndarray, by: int, shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    return (max(int(box[0]) - by, 0), min(int(box[1]) + by, shape[0]),
+            max(int(box[2]) - by, 0), min(int(box[3]) + by, shape[1]))  # fmt: skip
 
 
+def _finish_incomplete(plane: da.Array, boxes: np.ndarray, background: Background,
+                       beam: tuple[float, float, float, float], config: CatalogConfig
+                       ) -> tuple[list[dict[str, Any]], list[np.ndarray]]:  # fmt: skip
+    """Fit islands that reached beyond their chunk's region (rows of ``incomplete`` of
+    :func:`find_in_region`): each is labelled again in a region around its box grown by twice the
+    halo, doubling until the island lies inside. The region owns only the island's peak pixel:
+    an island whose true peak lay beyond its first region is not owned there (the chunk of its
+    true peak fits it)."""
+    _, halo = halo_pixels(config, beam[3])
+    rows, peaks = [], []
+    shape = plane.shape
+    for box in boxes:
+        grow = 2 * halo
+        core = (int(box[4]), int(box[4]) + 1, int(box[5]), int(box[5]) + 1)
+        while True:
+            region = _grown(box, grow, shape)
+            x0, x1, y0, y1 = region
+            pixels = plane[x0:x1, y0:y1].compute(scheduler="synchronous")
+            got, got_peaks, still = find_in_region(pixels, (x0, y0), core, shape, background,
+                                                   beam, config)  # fmt: skip
+            if still.size == 0:
+                break
+            box, grow = still[0], 2 * grow
+        rows += got
+        peaks.append(got_peaks)
+    return rows, peaks
 def _to_catalog(rows: list[dict[str, Any]], ds: xr.Dataset, beam: tuple[float, ...],
                 image_name: str, tile: str) -> pd.DataFrame:  # fmt: skip
     """Pixel-unit rows -> schema columns (mJy, arcsec, degrees, sky positions)."""
@@ -303,17 +348,31 @@ def find_sources(ds: xr.Dataset, config: CatalogConfig | None = None, *,
     config = config or CatalogConfig()
     beam = beam_pixels(ds)
     _, plane = image_plane(ds, variable)
-    # float64 working copy per chunk: also a task of its own, so that the many small cut-outs
-    # below slice computed chunks instead of each re-reading its file section
-    image = plane.rechunk(config.chunk_pixels).astype(np.float64)
+    image = plane.rechunk(config.chunk_pixels, method="tasks").astype(np.float64)
     background = background_maps(image, config, scheduler=scheduler)
-    snr = signal_to_noise(image, background.mean, background.rms)
-    islands = find_islands(snr, thresh_isl=config.thresh_isl, thresh_pix=config.thresh_pix,
-                           scheduler=scheduler)
-    if islands.empty:
-        return make_catalog(pd.DataFrame(columns=[]))
-    tasks = fit_tasks(image, background.mean, background.rms, islands, beam, config)
-    rows = [row for part in compute_in_batches(tasks, scheduler) for row in part]
+    _, halo = halo_pixels(config, beam[3])
+    shared_background = shared(background)
+    tasks = []
+    edges = [np.cumsum((0,) + c) for c in image.chunks]
+    for i in range(len(edges[0]) - 1):
+        for j in range(len(edges[1]) - 1):
+            core = (int(edges[0][i]), int(edges[0][i + 1]), int(edges[1][j]), int(edges[1][j + 1]))
+            x0, x1, y0, y1 = _grown(np.array(core), halo, plane.shape)
+            tasks.append(dask.delayed(find_in_region)(plane[x0:x1, y0:y1], (x0, y0), core,
+                                                      plane.shape, shared_background, beam,
+                                                      config))  # fmt: skip
+    done = dask.compute(*tasks, scheduler=scheduler)
+    rows = [row for part in done for row in part[0]]
+    peaks = [part[1] for part in done]
+    incomplete = np.concatenate([part[2] for part in done]).reshape(-1, 6)
+    more_rows, more_peaks = _finish_incomplete(plane, incomplete, background, beam, config)
+    rows += more_rows
     if not rows:
         return make_catalog(pd.DataFrame(columns=[]))
+    # island numbers: the islands (also those without components) in row-major order of peaks
+    peaks = np.concatenate(peaks + more_peaks)
+    order = np.lexsort((peaks[:, 1], peaks[:, 0]))
+    number = {(int(x), int(y)): k for k, (x, y) in enumerate(peaks[order])}
+    for row in rows:
+        row["island"] = number[(row.pop("x_peak"), row.pop("y_peak"))]
     return _to_catalog(rows, ds, beam, image_name, tile)

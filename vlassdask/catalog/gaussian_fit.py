@@ -21,6 +21,9 @@ from vlassdask.kernels.gaussians import fit_gaussians, gaussian_sum
 
 PARAMS = 6
 MIN_SIGMA_PIXELS = 1.0 / 3.0
+#: Jacobian evaluations per parameter and relative tolerance of the fits (passed explicitly:
+#: numba dispatches calls that omit arguments through its slow path).
+MAX_ITERATIONS, TOLERANCE = 100, 1e-10
 
 
 def gaussian_model(params: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
@@ -56,7 +59,7 @@ def _fit(start: np.ndarray, x: np.ndarray, y: np.ndarray, data: np.ndarray, weig
         high = np.tile([np.inf, shape[0] - 0.5, shape[1] - 0.5, np.inf, np.inf, np.inf], n)
     fitted = fit_gaussians(begin, x.astype(np.float64), y.astype(np.float64),
                            np.asarray(data, dtype=np.float64), np.asarray(weight, dtype=np.float64),
-                           low, high)  # fmt: skip
+                           low, high, MAX_ITERATIONS, TOLERANCE)  # fmt: skip
     return normalise(fitted)
 
 
