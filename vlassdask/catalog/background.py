@@ -1,4 +1,4 @@
-"""Background mean and rms maps, PyBDSF style, as lazy dask computations over image chunks.
+"""Background mean and rms, PyBDSF style, as node grids computed over regions of the image.
 
 Sigma-clipped mean and rms (:func:`vlassdask.kernels.box_stats.clipped_box_stats`) are measured
 in boxes of ``rms_box = (box, step)`` pixels centred on nodes every ``step`` pixels and
@@ -11,25 +11,33 @@ boxes leave out island pixels (above ``thresh_isl`` large-box sigma) and the mea
 large-box mean: a small box lying on an extended source (a 6" source in 0.6" pixels fills a
 20-pixel box) would otherwise take the source for noise or background.
 
+Three passes over the image, each a set of independent tasks that read their own region of the
+image (no image block is shared between tasks, so none is kept waiting for a neighbour): the
+large-box nodes, the bright pixels (per chunk), and the small-box nodes near them. The result,
+:class:`Background`, holds only node grids and the bright pixels' positions; the tasks that need
+maps interpolate them for their own region (:meth:`Background.maps`).
+
 Peak memory per task: the pixels under one group of node boxes (about
-:data:`TASK_PIXELS` squared) plus one output chunk; the client holds the node grids and the
-positions of the bright pixels (16 bytes each), from which each chunk's "near a bright source"
-mask is made without its neighbours.
+(:data:`TASK_PIXELS` + box)^2 float64, with float32 mean and rms maps of the region in the
+small-box pass) or one chunk; the client holds the node grids and the positions of the bright
+pixels (16 bytes each).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import dask
 import dask.array as da
 import numpy as np
 from scipy import ndimage
 
-from vlassdask.catalog.blocks import BlockGrid, assemble
 from vlassdask.catalog.config import CatalogConfig
+from vlassdask.catalog.regions import RegionReader
 from vlassdask.errors import InputError
-from vlassdask.imaging.node_grid import box_starts, interpolate_nodes, node_count
+from vlassdask.imaging.graph import shared
+from vlassdask.imaging.node_grid import box_starts, node_count
 from vlassdask.kernels.box_stats import clipped_box_stats
 from vlassdask.kernels.interpolation import bilinear_nodes
 
@@ -89,25 +97,34 @@ def _interpolated(nodes: np.ndarray, x0: int, y0: int, step: int, shape: tuple[i
     return out
 
 
-def _node_block(blocks: list, origin: tuple[int, int], region: tuple[int, int, int, int],
-                xs: np.ndarray, ys: np.ndarray, box: tuple[int, int], clip: float,
-                wanted: np.ndarray) -> np.ndarray:  # fmt: skip
-    values = assemble(blocks[0], origin, *region)
+def _node_block(reader: RegionReader, region: tuple[int, int, int, int], xs: np.ndarray,
+                ys: np.ndarray, box: tuple[int, int], clip: float, wanted: np.ndarray,
+                exclude: tuple[Background, float] | None) -> np.ndarray:  # fmt: skip
+    values = reader.read(*region)
+    if exclude is not None:
+        large, thresh = exclude
+        x0, _, y0, _ = region
+        mean, rms = large.maps(x0, x0 + values.shape[0], y0, y0 + values.shape[1])
+        values = np.where((values - mean) > thresh * rms, np.nan, values)
     mean, rms = clipped_box_stats(values, xs, ys, box[0], box[1], wanted, clip)
     return np.stack([mean, rms])
 
 
-def box_stat_nodes(image: da.Array, box: int, step: int, clip: float,
-                   wanted: np.ndarray | None = None) -> da.Array:  # fmt: skip
+def box_stat_nodes(reader: Any, shape: tuple[int, int], box: int, step: int, clip: float,
+                   wanted: np.ndarray | None = None,
+                   exclude: tuple[Any, float] | None = None) -> da.Array:  # fmt: skip
     """Clipped (mean, rms) at the nodes of a 2-D image, lazily: shape (2, nodes_x, nodes_y).
 
     ``wanted`` (bool, nodes_x x nodes_y) limits the work to those nodes; the others are NaN.
+    ``exclude = (background, thresh)`` leaves out the pixels above ``thresh`` sigma of that
+    :class:`Background` (or a delayed one). ``reader`` is a
+    :class:`~vlassdask.catalog.regions.RegionReader` of the image (or a delayed one): each task
+    reads its own region.
     """
-    nx, ny = image.shape
+    nx, ny = shape
     bx, by = min(box, nx), min(box, ny)
     starts = [box_starts(n, b, step) for n, b in ((nx, bx), (ny, by))]
     per_task = max(1, TASK_PIXELS // step)
-    grid = BlockGrid.of(image)
     rows = []
     for i in range(0, starts[0].size, per_task):
         gx = starts[0][i:i + per_task]
@@ -120,9 +137,8 @@ def box_stat_nodes(image: da.Array, box: int, step: int, clip: float,
                 row.append(da.full((2, gx.size, gy.size), np.nan, chunks=-1))
                 continue
             region = (int(gx[0]), int(gx[-1] + bx), int(gy[0]), int(gy[-1] + by))
-            blocks, origin = grid.covering(*region)
-            part = dask.delayed(_node_block)(blocks, origin, region, gx - gx[0], gy - gy[0],
-                                             (bx, by), clip, mask)
+            part = dask.delayed(_node_block)(reader, region, gx - gx[0], gy - gy[0], (bx, by),
+                                             clip, mask, exclude)
             row.append(da.from_delayed(part, (2, gx.size, gy.size), dtype=np.float64))
         rows.append(row)
     return da.concatenate([da.concatenate(row, axis=2) for row in rows], axis=1)
@@ -152,19 +168,18 @@ def _near_mask(pixels: np.ndarray, radius: int, region: tuple[int, int, int, int
     return grown[radius:-radius or None, radius:-radius or None]
 
 
-def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | None = None
-                    ) -> Background:  # fmt: skip
-    """Mean and rms maps of ``image`` (see the module docstring).
-
-    The node statistics are computed here (small arrays: one value per ``step`` pixels); the
-    full-resolution maps are made region by region by the tasks that use them.
+def background_maps(image: RegionReader, config: CatalogConfig, *,
+                    scheduler: str | None = None) -> Background:  # fmt: skip
+    """The background of an image (see the module docstring).
 
     Parameters
     ----------
     image
-        (nx, ny) dask array; NaN pixels (blanked, outside the primary beam) are ignored.
+        Reader of the (nx, ny) image (tasks read their regions of it); NaN pixels (blanked,
+        outside the primary beam) are ignored.
     config
-        ``rms_box``, ``rms_box_bright``, ``bright_snr`` and ``clip_sigma`` are used.
+        ``rms_box``, ``rms_box_bright``, ``bright_snr``, ``thresh_isl``, ``clip_sigma`` and
+        ``chunk_pixels`` are used.
     scheduler
         dask scheduler of the node statistics (default: the current one).
 
@@ -180,48 +195,43 @@ def background_maps(image: da.Array, config: CatalogConfig, *, scheduler: str | 
     """
     box, step = config.rms_box
     sbox, sstep = config.rms_box_bright
-    large = box_stat_nodes(image, box, step, config.clip_sigma).compute(scheduler=scheduler)
+    reader = shared(image)
+    large = box_stat_nodes(reader, image.shape, box, step, config.clip_sigma)
+    large = large.compute(scheduler=scheduler)
     if not np.isfinite(large).any():
         raise InputError("image has no finite pixel (all NaN or infinite): nothing to search")
     large = np.stack([_fill_nan_nodes(p) for p in large])
-    shape, chunks = image.shape, image.chunks
-    mean = interpolate_nodes(large[0], shape, step, chunks=chunks)
-    rms = interpolate_nodes(large[1], shape, step, chunks=chunks)
-    bright = (image - mean) > config.bright_snr * rms
-    found = _near_bright(bright, sbox, sstep, scheduler)
-    if found is None:
-        return Background(large, step, None, sstep, np.empty((0, 2), dtype=np.int64), sbox)
-    wanted, pixels = found
+    no_bright = np.empty((0, 2), dtype=np.int64)
+    coarse = Background(large, step, None, sstep, no_bright, sbox)
+    pixels = _bright_pixels(reader, image.shape, shared(coarse), config, scheduler)
+    if pixels.size == 0:
+        return coarse
+    grid = np.zeros([node_count(n, sstep) for n in image.shape], dtype=bool)
+    grid[pixels[:, 0] // sstep, pixels[:, 1] // sstep] = True
+    wanted = ndimage.maximum_filter(grid, size=2 * (sbox // sstep + 2) + 1)
     # the small boxes measure the noise around sources: island pixels (above thresh_isl large-box
     # sigma) are left out, else a box lying on an extended source measures the source
-    around = da.where((image - mean) > config.thresh_isl * rms, np.nan, image)
-    small = box_stat_nodes(around, sbox, sstep, config.clip_sigma, wanted)
+    small = box_stat_nodes(reader, image.shape, sbox, sstep, config.clip_sigma, wanted,
+                           exclude=(shared(coarse), config.thresh_isl))  # fmt: skip
     small_rms = _fill_nan_nodes(small[1].compute(scheduler=scheduler))
     return Background(large, step, small_rms, sstep, pixels, sbox)
 
 
-def _bright_pixels(block: np.ndarray, block_info=None) -> np.ndarray:
-    (x0, _), (y0, _) = block_info[0]["array-location"]
-    return (np.argwhere(block) + [x0, y0]).astype(np.int64)
+def _bright_in(reader: RegionReader, region: tuple[int, int, int, int], coarse: Background,
+               bright_snr: float) -> np.ndarray:  # fmt: skip
+    image = reader.read(*region)
+    x0, _, y0, _ = region
+    mean, rms = coarse.maps(x0, x0 + image.shape[0], y0, y0 + image.shape[1])
+    return (np.argwhere((image - mean) > bright_snr * rms) + [x0, y0]).astype(np.int64)
 
 
-def _near_bright(bright: da.Array, box: int, step: int, scheduler: str | None
-                 ) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
-    """Small-box nodes whose boxes reach within one box of a bright pixel (bool grid) and the
-    bright pixels ((n, 2) int64), or None when no pixel is bright."""
-    parts = [dask.delayed(_bright_pixels)(b, block_info={0: {"array-location": loc}})
-             for b, loc in zip(bright.to_delayed().ravel(), _locations(bright), strict=True)]
-    pixels = np.concatenate(dask.compute(*parts, scheduler=scheduler))
-    if pixels.size == 0:
-        return None
-    grid = np.zeros([node_count(n, step) for n in bright.shape], dtype=bool)
-    grid[pixels[:, 0] // step, pixels[:, 1] // step] = True
-    return ndimage.maximum_filter(grid, size=2 * (box // step + 2) + 1), pixels
-
-
-def _locations(array: da.Array) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """``block_info``-style ``array-location`` of every block, in ``to_delayed().ravel()``
-    order."""
-    edges = [np.cumsum((0,) + c) for c in array.chunks]
-    return [((int(edges[0][i]), int(edges[0][i + 1])), (int(edges[1][j]), int(edges[1][j + 1])))
-            for i in range(len(array.chunks[0])) for j in range(len(array.chunks[1]))]
+def _bright_pixels(reader: Any, shape: tuple[int, int], coarse: Any, config: CatalogConfig,
+                   scheduler: str | None) -> np.ndarray:  # fmt: skip
+    """(n, 2) int64 image pixels above ``bright_snr`` sigma of the large-box maps, found chunk
+    by chunk."""
+    nx, ny = shape
+    size = config.chunk_pixels
+    parts = [dask.delayed(_bright_in)(reader, (x0, min(x0 + size, nx), y0, min(y0 + size, ny)),
+                                      coarse, config.bright_snr)
+             for x0 in range(0, nx, size) for y0 in range(0, ny, size)]  # fmt: skip
+    return np.concatenate(dask.compute(*parts, scheduler=scheduler))

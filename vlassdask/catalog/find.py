@@ -45,6 +45,7 @@ from vlassdask.catalog.measure import (
     moments,
 )
 from vlassdask.catalog.names import component_names
+from vlassdask.catalog.regions import RegionReader
 from vlassdask.errors import InputError
 from vlassdask.imaging.graph import shared
 from vlassdask.io.catalog_schema import make_catalog
@@ -192,22 +193,20 @@ def halo_pixels(config: CatalogConfig, cell_arcsec: float) -> tuple[int, int]:
     return pad, 2 * pad + 16
 
 
-def find_in_region(pixels: np.ndarray, origin: tuple[int, int], core: tuple[int, int, int, int],
-                   image_shape: tuple[int, int], background: Background,
+def find_in_region(reader: RegionReader, region: tuple[int, int, int, int],
+                   core: tuple[int, int, int, int], background: Background,
                    beam: tuple[float, float, float, float], config: CatalogConfig
                    ) -> tuple[list[dict[str, Any]], np.ndarray, np.ndarray]:  # fmt: skip
     """Label one region, fit the complete islands it owns (module docstring).
 
     Parameters
     ----------
-    pixels
-        (nx, ny) image region.
-    origin
-        Image pixel of the region's ``[0, 0]``.
+    reader
+        Reads the image.
+    region
+        ``x0, x1, y0, y1``: the image pixels read.
     core
         ``x0, x1, y0, y1``: the image pixels whose islands the region owns.
-    image_shape
-        Shape of the whole image.
     background
         :func:`vlassdask.catalog.background.background_maps` of the image.
     beam
@@ -226,12 +225,13 @@ def find_in_region(pixels: np.ndarray, origin: tuple[int, int], core: tuple[int,
         (m, 6) ``x0, x1, y0, y1, x_peak, y_peak``: bounding boxes (as far as the region shows
         them) and peaks of the owned islands that reach beyond the region.
     """
-    image = np.asarray(pixels, dtype=np.float64)
-    x0, y0 = origin
-    mean, rms = background.maps(x0, x0 + image.shape[0], y0, y0 + image.shape[1])
+    image = reader.read(*region)
+    x0, _, y0, _ = region
+    image_shape = reader.shape
+    mean, rms = background.maps(*region)
     snr = signal_to_noise(image, mean, rms)
     pad, _ = halo_pixels(config, beam[3])
-    found = region_islands(snr, origin, core, image_shape, pad, thresh_isl=config.thresh_isl,
+    found = region_islands(snr, (x0, y0), core, image_shape, pad, thresh_isl=config.thresh_isl,
                            thresh_pix=config.thresh_pix)  # fmt: skip
     rows = []
     for label, box, peak in zip(found.label[found.complete], found.boxes[found.complete],
@@ -251,7 +251,7 @@ def _grown(box: np.ndarray, by: int, shape: tuple[int, int]) -> tuple[int, int, 
             max(int(box[2]) - by, 0), min(int(box[3]) + by, shape[1]))  # fmt: skip
 
 
-def _finish_incomplete(plane: da.Array, boxes: np.ndarray, background: Background,
+def _finish_incomplete(reader: RegionReader, boxes: np.ndarray, background: Background,
                        beam: tuple[float, float, float, float], config: CatalogConfig
                        ) -> tuple[list[dict[str, Any]], list[np.ndarray]]:  # fmt: skip
     """Fit islands that reached beyond their chunk's region (rows of ``incomplete`` of
@@ -261,16 +261,13 @@ def _finish_incomplete(plane: da.Array, boxes: np.ndarray, background: Backgroun
     true peak fits it)."""
     _, halo = halo_pixels(config, beam[3])
     rows, peaks = [], []
-    shape = plane.shape
+    shape = reader.shape
     for box in boxes:
         grow = 2 * halo
         core = (int(box[4]), int(box[4]) + 1, int(box[5]), int(box[5]) + 1)
         while True:
-            region = _grown(box, grow, shape)
-            x0, x1, y0, y1 = region
-            pixels = plane[x0:x1, y0:y1].compute(scheduler="synchronous")
-            got, got_peaks, still = find_in_region(pixels, (x0, y0), core, shape, background,
-                                                   beam, config)  # fmt: skip
+            got, got_peaks, still = find_in_region(reader, _grown(box, grow, shape), core,
+                                                   background, beam, config)  # fmt: skip
             if still.size == 0:
                 break
             box, grow = still[0], 2 * grow
@@ -348,24 +345,24 @@ def find_sources(ds: xr.Dataset, config: CatalogConfig | None = None, *,
     config = config or CatalogConfig()
     beam = beam_pixels(ds)
     _, plane = image_plane(ds, variable)
-    image = plane.rechunk(config.chunk_pixels, method="tasks").astype(np.float64)
-    background = background_maps(image, config, scheduler=scheduler)
+    reader = RegionReader(plane)
+    background = background_maps(reader, config, scheduler=scheduler)
     _, halo = halo_pixels(config, beam[3])
-    shared_background = shared(background)
+    shared_reader, shared_background = shared(reader), shared(background)
     tasks = []
-    edges = [np.cumsum((0,) + c) for c in image.chunks]
-    for i in range(len(edges[0]) - 1):
-        for j in range(len(edges[1]) - 1):
-            core = (int(edges[0][i]), int(edges[0][i + 1]), int(edges[1][j]), int(edges[1][j + 1]))
-            x0, x1, y0, y1 = _grown(np.array(core), halo, plane.shape)
-            tasks.append(dask.delayed(find_in_region)(plane[x0:x1, y0:y1], (x0, y0), core,
-                                                      plane.shape, shared_background, beam,
-                                                      config))  # fmt: skip
+    nx, ny = plane.shape
+    size = config.chunk_pixels
+    for cx in range(0, nx, size):
+        for cy in range(0, ny, size):
+            core = (cx, min(cx + size, nx), cy, min(cy + size, ny))
+            region = _grown(np.array(core), halo, plane.shape)
+            tasks.append(dask.delayed(find_in_region)(shared_reader, region, core,
+                                                      shared_background, beam, config))
     done = dask.compute(*tasks, scheduler=scheduler)
     rows = [row for part in done for row in part[0]]
     peaks = [part[1] for part in done]
     incomplete = np.concatenate([part[2] for part in done]).reshape(-1, 6)
-    more_rows, more_peaks = _finish_incomplete(plane, incomplete, background, beam, config)
+    more_rows, more_peaks = _finish_incomplete(reader, incomplete, background, beam, config)
     rows += more_rows
     if not rows:
         return make_catalog(pd.DataFrame(columns=[]))
