@@ -65,8 +65,9 @@ class FitsSection:
             hdu = hdul[0]
             if any(k in hdu.header for k in _SCALING_KEYWORDS):
                 block = np.asarray(hdu.section[key])
-            else:  # unscaled: a slice of the memory map (section reads row by row)
-                block = np.array(hdu.data[key])
+            else:  # unscaled: a slice of the memory map (section reads row by row), converted
+                # from the file's big-endian values in the same pass as the copy
+                return np.array(hdu.data[key], dtype=self.dtype)
         return block.astype(self.dtype, copy=False)
 
 
