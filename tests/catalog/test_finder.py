@@ -89,12 +89,43 @@ def test_false_detections_match_gaussian_noise_statistics(noise_only):
 def test_an_island_across_a_chunk_border_gives_the_same_components():
     ds, truth = make_source_image(nx=512, ny=512, n_sources=30, seed=4)
     one = find_sources(ds, CatalogConfig(chunk_pixels=512))
-    many = find_sources(ds, CatalogConfig(chunk_pixels=64, islands_per_task=3))
+    many = find_sources(ds, CatalogConfig(chunk_pixels=64))
     assert len(one) == len(many) > 20
     crossing = ((one["Xposn"] % 64 < 4) | (one["Xposn"] % 64 > 60)
                 | (one["Yposn"] % 64 < 4) | (one["Yposn"] % 64 > 60))  # fmt: skip
     assert crossing.sum() >= 3
     for column in ("RA", "DEC", "Total_flux", "Peak_flux", "Maj", "Min", "PA", "Isl_rms"):
+        np.testing.assert_allclose(many[column], one[column], rtol=1e-9, atol=1e-12)
+
+
+def test_an_island_larger_than_the_chunk_halo_is_found_once(monkeypatch):
+    """A bright 20" x 12" source makes an island that reaches beyond the region of a 64-pixel
+    chunk (halo 28 pixels with a 4" ring): it is labelled again in a grown region, once, with the
+    same components as with one chunk."""
+    import pandas as pd
+
+    import vlassdask.catalog.find as find
+
+    ra, dec = 150.0, 30.0
+    sky = pd.DataFrame({"ra": [ra, ra + 60.0 / 3600 / np.cos(np.radians(dec))],
+                        "dec": [dec, dec - 50.0 / 3600], "flux_mjy": [2000.0, 5.0],
+                        "major_arcsec": [20.0, 0.0], "minor_arcsec": [12.0, 0.0],
+                        "pa_deg": [30.0, 0.0]})  # fmt: skip
+    ds, _ = make_source_image(nx=256, ny=256, sky_sources=sky, seed=2)
+    regrown = []
+    finish = find._finish_incomplete
+
+    def counted(reader, boxes, *args):
+        regrown.append(len(boxes))
+        return finish(reader, boxes, *args)
+
+    monkeypatch.setattr(find, "_finish_incomplete", counted)
+    one = find_sources(ds, CatalogConfig(chunk_pixels=256, ring_arcsec=(2.0, 4.0)))
+    many = find_sources(ds, CatalogConfig(chunk_pixels=64, ring_arcsec=(2.0, 4.0)))
+    assert regrown == [0, 1]
+    assert len(one) == len(many) == 2
+    assert one["Total_flux"].max() == pytest.approx(2000.0, rel=0.03)
+    for column in ("Isl_id", "RA", "DEC", "Total_flux", "Maj", "Isl_Total_flux", "Isl_rms"):
         np.testing.assert_allclose(many[column], one[column], rtol=1e-9, atol=1e-12)
 
 

@@ -42,10 +42,9 @@ class CatalogConfig:
         their centres never falls below ``0.5 * group_tol`` times the fainter peak.
     ring_arcsec
         Inner and outer radius of the annulus of ``Peak_to_ring``.
-    islands_per_task
-        Islands fitted by one dask task.
     chunk_pixels
-        Chunk side of the maps and of the island labelling.
+        Side of the image chunks: one task labels and fits the islands of one chunk (grown by
+        a halo), and the bright-pixel search runs chunk by chunk.
     """
 
     thresh_isl: float = 3.0
@@ -58,7 +57,6 @@ class CatalogConfig:
     flag_minsnr: float = 0.6
     group_tol: float = 1.0
     ring_arcsec: tuple[float, float] = (5.0, 10.0)
-    islands_per_task: int = 64
     chunk_pixels: int = 1024
 
     def __post_init__(self) -> None:
@@ -74,9 +72,8 @@ class CatalogConfig:
         if not 0 <= inner < outer:
             raise ConfigError(f"ring_arcsec must be (inner, outer) with 0 <= inner < outer, got "
                               f"{self.ring_arcsec}")
-        if self.max_gaussians < 1 or self.islands_per_task < 1 or self.chunk_pixels < 64:
-            raise ConfigError("max_gaussians and islands_per_task must be >= 1 and "
-                              "chunk_pixels >= 64")
+        if self.max_gaussians < 1 or self.chunk_pixels < 64:
+            raise ConfigError("max_gaussians must be >= 1 and chunk_pixels >= 64")
         if self.bright_snr <= self.thresh_pix or self.clip_sigma <= 1:
             raise ConfigError("bright_snr must exceed thresh_pix and clip_sigma exceed 1")
 
