@@ -162,7 +162,8 @@ def _against_pybdsf(ours: pd.DataFrame, theirs: pd.DataFrame) -> tuple[float, fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sources", type=int, default=2000)
-    parser.add_argument("--sizes", nargs="+", default=["ql", "se"], choices=list(SIZES))
+    parser.add_argument("--sizes", nargs="*", default=["ql", "se"], choices=list(SIZES),
+                        help="images to run (none: only the --noise count)")
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--noise", type=int, default=0, metavar="N",
                         help="also count false detections in N noise-only images")
@@ -203,6 +204,13 @@ def main() -> None:
                          "flux_ratio_median": ratio if finder == "vlassdask" else None})
         speedup = results["pybdsf"][0] / results["vlassdask"][0]
         print(f"{size}: vlassdask {speedup:.1f}x faster than PyBDSF", file=sys.stderr)
+    if rows:
+        _print_table(rows)
+    if args.noise:
+        _false_detections(args.noise, workdir)
+
+
+def _print_table(rows: list[dict]) -> None:
     print(json.dumps(rows, indent=1), file=sys.stderr)
     print("| Image | Finder | Wall time | Peak RSS | Components | Complete > 7 sigma | "
           "PyBDSF > 7 sigma matched | Median flux ratio |")
@@ -213,8 +221,6 @@ def main() -> None:
         print(f"| {r['image']} | {r['finder']} | {r['wall_s']:.1f} s | "
               f"{r['peak_rss_gib']:.2f} GiB | {r['components']} | {r['complete_7sigma']:.3f} | "
               f"{extra} |")
-    if args.noise:
-        _false_detections(args.noise, workdir)
 
 
 if __name__ == "__main__":
