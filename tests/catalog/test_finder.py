@@ -64,26 +64,42 @@ def test_extended_sources_are_resolved_with_their_deconvolved_sizes(matched):
     assert (points["DC_Maj_cat"] < 1.0).all()
 
 
+def expected_noise_peaks(u: float, beams: float) -> float:
+    """Peaks above ``u`` sigma in ``beams`` beam areas of Gaussian noise correlated over the
+    beam: the Euler characteristic density of a 2-D Gaussian random field, (4 ln 2 / (2 pi)^1.5)
+    u exp(-u^2/2) per beam FWHM^2, times the beam area 1.133 FWHM^2 (3.7e-6 per beam at u = 5)."""
+    return 4 * np.log(2) / (2 * np.pi) ** 1.5 * u * np.exp(-u * u / 2) * 1.1331 * beams
+
+
 @pytest.fixture(scope="module")
 def noise_only():
-    """Detections and beams searched in three 2048^2 noise-only images (1.5e6 beams)."""
-    found, beams = 0, 0.0
+    """Components found at thresh_pix 5 (the default) and 4 in three 2048^2 noise-only images
+    (1.5e6 beams), and the beams searched."""
+    found, beams = {5.0: 0, 4.0: 0}, 0.0
     for seed in range(3):
         ds, _ = make_source_image(nx=2048, ny=2048, n_sources=0, seed=100 + seed)
-        found += len(find_sources(ds))
+        for u in found:
+            found[u] += len(find_sources(ds, CatalogConfig(thresh_pix=u)))
         beams += 2048**2 / (np.pi / (4 * np.log(2)) * 3.0 * 2.5)
     return found, beams
 
 
 def test_false_detections_match_gaussian_noise_statistics(noise_only):
-    """At thresh_pix = 5, correlated Gaussian noise has 3.7 peaks above 5 sigma per 1e6 beams
-    (Euler characteristic density of a 2-D Gaussian random field, (4 ln 2 / (2 pi)^1.5) u
-    exp(-u^2/2) per beam FWHM^2 at u = 5, times the beam area 1.133 FWHM^2): the finder adds no
-    false detections of its own. The issue's target of <= 1 per 1e6 beams needs thresh_pix ~5.3
-    and cannot be met at the default 5 (see docs/catalogs.md)."""
+    """Pure noise gives the detections that Gaussian noise statistics predict, no more (the
+    finder adds no false detections of its own) and, at thresh_pix 4 where there are ~400 to
+    count, not fewer either (the thresholds are in units of the true noise: an rms map biased by
+    5% would change the count there by ~50%).
+
+    At the default thresh_pix 5 the expectation is 3.7 per 10^6 beams (5.5 here; 5 found when
+    this was written, 396 expected and 386 found at 4). The issue's target of <= 1 per 10^6
+    beams needs thresh_pix ~5.3 and cannot be met at the default 5 by any finder (PyBDSF's
+    count on the same kind of images: benchmarks/RESULTS.md; see docs/catalogs.md)."""
     found, beams = noise_only
-    expected = 4 * np.log(2) / (2 * np.pi) ** 1.5 * 5 * np.exp(-12.5) * 1.1331 * beams
-    assert found <= expected + 3 * np.sqrt(expected)
+    expected = expected_noise_peaks(5.0, beams)
+    assert found[5.0] <= expected + 3 * np.sqrt(expected)
+    # Poisson scatter 5%; the Euler-characteristic approximation and the pixel grid (a peak
+    # between pixels is seen a little lower) each account for a few per cent at u = 4
+    assert found[4.0] == pytest.approx(expected_noise_peaks(4.0, beams), rel=0.15)
 
 
 def test_an_island_across_a_chunk_border_gives_the_same_components():
