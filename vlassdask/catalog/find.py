@@ -186,6 +186,14 @@ def measure_island(image: np.ndarray, mean: np.ndarray, rms: np.ndarray, origin:
     return rows
 
 
+def minpix_isl(config: CatalogConfig, beam: tuple[float, float, float, float]) -> int:
+    """Fewest pixels of an island: ``config.minpix_isl``, or PyBDSF's default, a third of the
+    beam area (1.1331 FWHM_major FWHM_minor) in pixels but at least 6."""
+    if config.minpix_isl is not None:
+        return config.minpix_isl
+    return max(6, int(1.1331 * beam[0] * beam[1] / 3.0))
+
+
 def halo_pixels(config: CatalogConfig, cell_arcsec: float) -> tuple[int, int]:
     """The pad around an island that its fit reads (the ``Peak_to_ring`` annulus) and the halo
     around a chunk, in pixels."""
@@ -232,7 +240,7 @@ def find_in_region(reader: RegionReader, region: tuple[int, int, int, int],
     snr = signal_to_noise(image, mean, rms)
     pad, _ = halo_pixels(config, beam[3])
     found = region_islands(snr, (x0, y0), core, image_shape, pad, thresh_isl=config.thresh_isl,
-                           thresh_pix=config.thresh_pix)  # fmt: skip
+                           thresh_pix=config.thresh_pix, minpix=minpix_isl(config, beam))
     rows = []
     for label, box, peak in zip(found.label[found.complete], found.boxes[found.complete],
                                 found.peaks[found.complete], strict=True):  # fmt: skip

@@ -1,7 +1,8 @@
 """Islands of emission in a region of the image, and which of them the region may fit.
 
 A pixel belongs to an island when it lies ``thresh_isl`` sigma above the background mean; islands
-are 8-connected groups of such pixels that hold at least one pixel above ``thresh_pix`` sigma.
+are 8-connected groups of at least ``minpix`` such pixels (``minpix_isl``) that hold at least one
+pixel above ``thresh_pix`` sigma.
 
 The finder works chunk by chunk without joining labels across chunks: each chunk is labelled
 together with a halo around it (:func:`region_islands`). A chunk *owns* the islands whose
@@ -61,7 +62,7 @@ def signal_to_noise(image: np.ndarray, mean: np.ndarray, rms: np.ndarray) -> np.
 
 def region_islands(snr: np.ndarray, origin: tuple[int, int], core: tuple[int, int, int, int],
                    image_shape: tuple[int, int], pad: int, *, thresh_isl: float,
-                   thresh_pix: float) -> RegionIslands:  # fmt: skip
+                   thresh_pix: float, minpix: int) -> RegionIslands:  # fmt: skip
     """Label one region and list the islands it owns (see the module docstring).
 
     Parameters
@@ -78,18 +79,21 @@ def region_islands(snr: np.ndarray, origin: tuple[int, int], core: tuple[int, in
         Pixels around an island's bounding box that its fit needs.
     thresh_isl, thresh_pix
         Island and seed thresholds (sigma).
+    minpix
+        Fewest pixels of an island.
 
     Returns
     -------
     RegionIslands
-        Islands with a pixel at or above ``thresh_pix`` whose peak lies in ``core``, in
-        row-major order of their peaks.
+        Islands of at least ``minpix`` pixels with a pixel at or above ``thresh_pix`` whose peak
+        lies in ``core``, in row-major order of their peaks.
     """
     labels, n = ndimage.label(snr > thresh_isl, structure=CONNECTIVITY)
-    boxes, peak_snr, where = label_extents(snr, labels, n)
+    boxes, sizes, peak_snr, where = label_extents(snr, labels, n)
     boxes = boxes + np.repeat(origin, 2)
     peaks = where + origin
-    owned = ((peak_snr >= thresh_pix) & (peaks[:, 0] >= core[0]) & (peaks[:, 0] < core[1])
+    owned = ((peak_snr >= thresh_pix) & (sizes >= minpix)
+             & (peaks[:, 0] >= core[0]) & (peaks[:, 0] < core[1])
              & (peaks[:, 1] >= core[2]) & (peaks[:, 1] < core[3]))  # fmt: skip
     rx = (origin[0], origin[0] + snr.shape[0])
     ry = (origin[1], origin[1] + snr.shape[1])

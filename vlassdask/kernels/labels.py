@@ -1,4 +1,4 @@
-"""Numba kernel of per-label extents and peaks of a labelled image (one pass, no sorting).
+"""Numba kernel of per-label extents, sizes and peaks of a labelled image (one pass, no sorting).
 
 :func:`scipy.ndimage.find_objects`, ``maximum`` and ``maximum_position`` give the same answers
 but sort the pixels by label; on a 1024^2 chunk with thousands of labels that is ~20x slower.
@@ -12,7 +12,7 @@ import numpy as np
 
 @numba.njit(cache=True, nogil=True)
 def label_extents(values, labels, n):
-    """Bounding box, maximum and its pixel of each label of a labelled image.
+    """Bounding box, pixel count, maximum and its pixel of each label of a labelled image.
 
     Parameters
     ----------
@@ -27,6 +27,8 @@ def label_extents(values, labels, n):
     -------
     boxes
         (n, 4) int64: ``x0, x1, y0, y1`` of each label (end exclusive).
+    sizes
+        (n,) int64: pixels of each label.
     peaks
         (n,) float64: the largest value of each label.
     where
@@ -39,6 +41,7 @@ def label_extents(values, labels, n):
     boxes[:, 1] = -1
     boxes[:, 2] = ny
     boxes[:, 3] = -1
+    sizes = np.zeros(n, dtype=np.int64)
     peaks = np.full(n, -np.inf)
     where = np.full((n, 2), -1, dtype=np.int64)
     for i in range(nx):
@@ -50,9 +53,10 @@ def label_extents(values, labels, n):
             boxes[k, 1] = max(boxes[k, 1], i + 1)
             boxes[k, 2] = min(boxes[k, 2], j)
             boxes[k, 3] = max(boxes[k, 3], j + 1)
+            sizes[k] += 1
             v = values[i, j]
             if v > peaks[k] or where[k, 0] < 0:
                 peaks[k] = v
                 where[k, 0] = i
                 where[k, 1] = j
-    return boxes, peaks, where
+    return boxes, sizes, peaks, where
