@@ -19,8 +19,9 @@ Peak memory: per task about ``(chunk_pixels + 2 * halo)^2`` pixels times ~30 byt
 image and signal-to-noise, float32 mean and rms, int32 labels, masks): ~40 MB for 1024-pixel
 chunks; as many tasks run at once as the scheduler has threads. The background steps hold about
 as much per task (:mod:`vlassdask.catalog.background`). The client holds the node grids (8 bytes
-per ``step^2`` pixels), the bright pixels (16 bytes each) and the catalog rows. Nothing scales
-with the image size except these small arrays and the catalog.
+per ``step^2`` pixels), the bright pixels (16 bytes each) and the catalog rows; an island
+larger than the halo is refitted on the client in a region of its own size plus twice the halo.
+Nothing scales with the image size except these small arrays and the catalog.
 """
 
 from __future__ import annotations
