@@ -52,6 +52,8 @@ SIZES = {"ql": {"nx": 3722, "cell_arcsec": 1.0, "beam_arcsec": (2.9, 2.4, 20.0)}
          # four QL areas at the QL pixel and source density: is peak memory flat in image size?
          "ql4": {"nx": 7444, "cell_arcsec": 1.0, "beam_arcsec": (2.9, 2.4, 20.0),
                  "source_scale": 4}}  # fmt: skip
+#: Catalog columns the benchmark compares.
+COLUMNS = ("RA", "DEC", "Total_flux", "Peak_flux", "Isl_rms")
 #: Side of the noise-only images of the false-detection count (QL pixels and beam).
 NOISE_SIDE = 4096
 
@@ -113,7 +115,7 @@ def _run_vlassdask(image: Path, out: Path) -> None:
 
     with dask.config.set(scheduler="threads"):
         table = find_sources(open_fits_image(image), image_name=image.stem)
-    table[["RA", "DEC", "Total_flux", "Peak_flux", "Isl_rms"]].to_parquet(out)
+    table[list(COLUMNS)].to_parquet(out)
 
 
 def _run_pybdsf(image: Path, out: Path) -> None:
@@ -124,10 +126,13 @@ def _run_pybdsf(image: Path, out: Path) -> None:
                                 quiet=True)  # fmt: skip
     fits = out.with_suffix(".fits")
     result.write_catalog(outfile=str(fits), format="fits", catalog_type="srl", clobber=True)
+    if not fits.exists():  # PyBDSF writes no file when it finds nothing
+        pd.DataFrame({c: pd.Series(dtype=float) for c in COLUMNS}).to_parquet(out)
+        return
     table = Table.read(fits).to_pandas()
     for column in ("Total_flux", "Peak_flux", "Isl_rms"):
         table[column] *= 1e3  # Jy -> mJy
-    table[["RA", "DEC", "Total_flux", "Peak_flux", "Isl_rms"]].to_parquet(out)
+    table[list(COLUMNS)].to_parquet(out)
 
 
 def _timed(finder: str, image: Path, out: Path) -> tuple[float, float]:

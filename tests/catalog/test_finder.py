@@ -75,15 +75,17 @@ def noise_only():
     return found, beams
 
 
-def test_false_detections_match_gaussian_noise_statistics(noise_only):
-    """At thresh_pix = 5, correlated Gaussian noise has 3.7 peaks above 5 sigma per 1e6 beams
-    (Euler characteristic density of a 2-D Gaussian random field, (4 ln 2 / (2 pi)^1.5) u
-    exp(-u^2/2) per beam FWHM^2 at u = 5, times the beam area 1.133 FWHM^2): the finder adds no
-    false detections of its own. The issue's target of <= 1 per 1e6 beams needs thresh_pix ~5.3
-    and cannot be met at the default 5 (see docs/catalogs.md)."""
+def test_false_detections_at_most_one_per_million_beams(noise_only):
+    """Correlated Gaussian noise has 3.7 peaks above 5 sigma per 1e6 beams (Euler characteristic
+    density of a 2-D Gaussian random field, (4 ln 2 / (2 pi)^1.5) u exp(-u^2/2) per beam FWHM^2
+    at u = 5, times the beam area 1.133 FWHM^2). As in PyBDSF, the islands of most of them are
+    smaller than ``minpix_isl`` (6 pixels here) and the flat noise gets a constant rms, so that
+    the threshold does not dip where a box measures low: the issue's <= 1 per 1e6 beams holds
+    (0 in 1.5e6 beams when measured)."""
     found, beams = noise_only
-    expected = 4 * np.log(2) / (2 * np.pi) ** 1.5 * 5 * np.exp(-12.5) * 1.1331 * beams
-    assert found <= expected + 3 * np.sqrt(expected)
+    assert found <= beams / 1e6
+    theory = 4 * np.log(2) / (2 * np.pi) ** 1.5 * 5 * np.exp(-12.5) * 1.1331 * beams
+    assert theory > 5  # the minimum island size and the constant rms, not luck, remove them
 
 
 def test_an_island_across_a_chunk_border_gives_the_same_components():

@@ -24,6 +24,10 @@ class CatalogConfig:
     thresh_isl, thresh_pix
         Island boundary and island seed thresholds in units of the local rms above the local
         mean.
+    minpix_isl
+        Fewest pixels an island may have; None: a third of the beam area in pixels, at least 6
+        (PyBDSF's default). A noise peak just above ``thresh_pix`` makes an island about the size
+        of the noise's correlation area above ``thresh_isl``; this rejects most of them.
     rms_box, rms_box_bright
         ``(box, step)`` in pixels of the background mean/rms maps, and of the smaller box used
         near bright sources.
@@ -50,6 +54,7 @@ class CatalogConfig:
 
     thresh_isl: float = 3.0
     thresh_pix: float = 5.0
+    minpix_isl: int | None = None
     rms_box: tuple[int, int] = (60, 20)
     rms_box_bright: tuple[int, int] = (20, 6)
     bright_snr: float = 50.0
@@ -65,6 +70,11 @@ class CatalogConfig:
         if not 0 < self.thresh_isl <= self.thresh_pix:
             raise ConfigError(f"need 0 < thresh_isl <= thresh_pix, got {self.thresh_isl}, "
                               f"{self.thresh_pix}")
+        if self.minpix_isl is not None and (isinstance(self.minpix_isl, bool)
+                                            or not isinstance(self.minpix_isl, int)
+                                            or self.minpix_isl < 1):
+            raise ConfigError(f"minpix_isl must be a positive integer or null, got "
+                              f"{self.minpix_isl!r}")
         for name in ("rms_box", "rms_box_bright"):
             box, step = getattr(self, name)
             if not (box >= 4 and 1 <= step <= box):
@@ -79,6 +89,14 @@ class CatalogConfig:
                               "chunk_pixels >= 64")
         if self.bright_snr <= self.thresh_pix or self.clip_sigma <= 1:
             raise ConfigError("bright_snr must exceed thresh_pix and clip_sigma exceed 1")
+
+
+def min_island_pixels(config: CatalogConfig, beam_area_pixels: float) -> int:
+    """``config.minpix_isl``, or PyBDSF's default: a third of the beam area (pixels), at
+    least 6."""
+    if config.minpix_isl is not None:
+        return config.minpix_isl
+    return max(6, int(round(beam_area_pixels / 3.0)))
 
 
 def catalog_config_from_dict(values: Mapping[str, Any]) -> CatalogConfig:

@@ -30,7 +30,7 @@ from scipy import ndimage
 
 from vlassdask.catalog.background import background_maps
 from vlassdask.catalog.blocks import BlockGrid
-from vlassdask.catalog.config import CatalogConfig
+from vlassdask.catalog.config import CatalogConfig, min_island_pixels
 from vlassdask.catalog.gaussian_fit import fit_island, gaussian_model
 from vlassdask.catalog.islands import CONNECTIVITY, find_islands, signal_to_noise
 from vlassdask.catalog.measure import (
@@ -306,9 +306,11 @@ def find_sources(ds: xr.Dataset, config: CatalogConfig | None = None, *,
     # float64 working copy per chunk: also a task of its own, so that the many small cut-outs
     # below slice computed chunks instead of each re-reading its file section
     image = plane.rechunk(config.chunk_pixels).astype(np.float64)
-    background = background_maps(image, config, scheduler=scheduler)
+    beam_area = 1.1331 * beam[0] * beam[1]
+    background = background_maps(image, config, beam_area_pixels=beam_area, scheduler=scheduler)
     snr = signal_to_noise(image, background.mean, background.rms)
     islands = find_islands(snr, thresh_isl=config.thresh_isl, thresh_pix=config.thresh_pix,
+                           min_pixels=min_island_pixels(config, beam_area),
                            scheduler=scheduler)
     if islands.empty:
         return make_catalog(pd.DataFrame(columns=[]))

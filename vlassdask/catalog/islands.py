@@ -31,14 +31,14 @@ from scipy.sparse.csgraph import connected_components
 
 from vlassdask.imaging.graph import compute_in_batches
 
-ISLAND_COLUMNS = ("island", "x0", "x1", "y0", "y1", "peak_snr", "x_peak", "y_peak")
+ISLAND_COLUMNS = ("island", "x0", "x1", "y0", "y1", "peak_snr", "x_peak", "y_peak", "npix")
 #: 8-connectivity (PyBDSF's island connectivity).
 CONNECTIVITY = np.ones((3, 3), dtype=bool)
 
 
 @dataclass(frozen=True)
 class ChunkIslands:
-    """Islands of one chunk: ``rows`` (n, 8) as :data:`ISLAND_COLUMNS` (local labels 1..n,
+    """Islands of one chunk: ``rows`` (n, 9) as :data:`ISLAND_COLUMNS` (local labels 1..n,
     image pixel coordinates) and the local labels on the chunk's edges (0: no island)."""
 
     rows: np.ndarray
@@ -59,9 +59,10 @@ def label_chunk(snr: np.ndarray, offset: tuple[int, int], thresh_isl: float) -> 
     boxes = ndimage.find_objects(labels)
     peaks = ndimage.maximum(snr, labels, index)
     where = ndimage.maximum_position(snr, labels, index)
+    npix = np.bincount(labels.ravel(), minlength=n + 1)[1:]
     rows = np.array([[k, b[0].start + offset[0], b[0].stop + offset[0], b[1].start + offset[1],
-                      b[1].stop + offset[1], p, w[0] + offset[0], w[1] + offset[1]]
-                     for k, b, p, w in zip(index, boxes, peaks, where, strict=True)],
+                      b[1].stop + offset[1], p, w[0] + offset[0], w[1] + offset[1], c]
+                     for k, b, p, w, c in zip(index, boxes, peaks, where, npix, strict=True)],
                     dtype=np.float64)  # fmt: skip
     return ChunkIslands(rows, *edges)
 
@@ -115,7 +116,7 @@ def join_chunks(chunks: list[list[ChunkIslands]]) -> pd.DataFrame:
     best = frame.loc[frame.groupby("island")["peak_snr"].idxmax(),
                      ["island", "peak_snr", "x_peak", "y_peak"]].set_index("island")
     boxes = frame.groupby("island").agg(x0=("x0", "min"), x1=("x1", "max"), y0=("y0", "min"),
-                                        y1=("y1", "max"))  # fmt: skip
+                                        y1=("y1", "max"), npix=("npix", "sum"))  # fmt: skip
     return boxes.join(best).reset_index()
 
 
@@ -125,7 +126,7 @@ def signal_to_noise(image: da.Array, mean: da.Array, rms: da.Array) -> da.Array:
     return da.where(valid, (image - mean) / da.where(valid, rms, 1.0), np.nan)
 
 
-def find_islands(snr: da.Array, *, thresh_isl: float, thresh_pix: float,
+def find_islands(snr: da.Array, *, thresh_isl: float, thresh_pix: float, min_pixels: int = 1,
                  scheduler: str | None = None) -> pd.DataFrame:  # fmt: skip
     """Islands of a signal-to-noise image.
 
@@ -135,15 +136,18 @@ def find_islands(snr: da.Array, *, thresh_isl: float, thresh_pix: float,
         (nx, ny) dask array of ``(image - mean) / rms``.
     thresh_isl, thresh_pix
         Island and seed thresholds (sigma).
+    min_pixels
+        Fewest pixels an island may have.
     scheduler
         dask scheduler of the computation (default: the current one).
 
     Returns
     -------
     pandas.DataFrame
-        One row per island with at least one pixel at or above ``thresh_pix``: ``island``
-        (number), bounding box ``x0 x1 y0 y1`` (end exclusive, pixels), ``peak_snr`` and its
-        pixel ``x_peak y_peak``; sorted by ``x_peak``, ``y_peak``.
+        One row per island of at least ``min_pixels`` pixels with at least one pixel at or
+        above ``thresh_pix``: ``island`` (number), bounding box ``x0 x1 y0 y1`` (end exclusive,
+        pixels), ``peak_snr`` and its pixel ``x_peak y_peak``, ``npix``; sorted by ``x_peak``,
+        ``y_peak``.
     """
     offsets = [np.cumsum((0,) + c[:-1]) for c in snr.chunks]
     blocks = snr.to_delayed()
@@ -157,7 +161,8 @@ def find_islands(snr: da.Array, *, thresh_isl: float, thresh_pix: float,
     ints = {c: "int64" for c in ISLAND_COLUMNS if c != "peak_snr"}
     if table.empty:
         return table.astype(ints)
-    table = table[table["peak_snr"] >= thresh_pix].astype(ints)
+    table = table[(table["peak_snr"] >= thresh_pix) & (table["npix"] >= min_pixels)]
+    table = table.astype(ints)
     table = table.sort_values(["x_peak", "y_peak"]).reset_index(drop=True)
     table["island"] = np.arange(len(table))
     return table[list(ISLAND_COLUMNS)]
