@@ -30,6 +30,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from vlassdask.imaging.graph import compute_in_batches
+from vlassdask.kernels.label_stats import label_stats
 
 ISLAND_COLUMNS = ("island", "x0", "x1", "y0", "y1", "peak_snr", "x_peak", "y_peak", "npix")
 #: 8-connectivity (PyBDSF's island connectivity).
@@ -55,16 +56,10 @@ def label_chunk(snr: np.ndarray, offset: tuple[int, int], thresh_isl: float) -> 
              labels[:, -1].copy())  # fmt: skip
     if n == 0:
         return ChunkIslands(np.empty((0, len(ISLAND_COLUMNS))), *edges)
-    index = np.arange(1, n + 1)
-    boxes = ndimage.find_objects(labels)
-    peaks = ndimage.maximum(snr, labels, index)
-    where = ndimage.maximum_position(snr, labels, index)
-    npix = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    rows = np.array([[k, b[0].start + offset[0], b[0].stop + offset[0], b[1].start + offset[1],
-                      b[1].stop + offset[1], p, w[0] + offset[0], w[1] + offset[1], c]
-                     for k, b, p, w, c in zip(index, boxes, peaks, where, npix, strict=True)],
-                    dtype=np.float64)  # fmt: skip
-    return ChunkIslands(rows, *edges)
+    boxes, npix, peaks, where = label_stats(labels, np.asarray(snr, dtype=np.float64), n)
+    shift = np.array([offset[0], offset[0], offset[1], offset[1]])
+    rows = np.column_stack([np.arange(1, n + 1), boxes + shift, peaks, where + offset, npix])
+    return ChunkIslands(rows.astype(np.float64), *edges)
 
 
 def _face_pairs(a: np.ndarray, b: np.ndarray, base_a: int, base_b: int) -> list[np.ndarray]:
