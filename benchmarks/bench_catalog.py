@@ -16,7 +16,7 @@ VLASS-style FITS files:
 
 ``--noise N`` also counts the components each finder finds in N noise-only 4096^2 QL-pixel
 images (false detections per 10^6 beams) beside the Gaussian-random-field expectation; vlassdask
-runs twice there, with its defaults and with PyBDSF's island size cut (``minpix_isl=None``).
+runs twice there, with its defaults and without PyBDSF's island size cut (``minpix_isl=1``).
 
 Each finder runs in its own subprocess (so that its peak RSS is its own), on the same FITS file:
 vlassdask's :func:`~vlassdask.catalog.find.find_sources` on dask's threaded scheduler (all
@@ -53,6 +53,8 @@ SIZES = {"ql": {"nx": 3722, "cell_arcsec": 1.0, "beam_arcsec": (2.9, 2.4, 20.0)}
          # four QL areas at the QL pixel and source density: is peak memory flat in image size?
          "ql4": {"nx": 7444, "cell_arcsec": 1.0, "beam_arcsec": (2.9, 2.4, 20.0),
                  "source_scale": 4}}  # fmt: skip
+#: Catalog columns the benchmark compares.
+COLUMNS = ("RA", "DEC", "Total_flux", "Peak_flux", "Isl_rms")
 #: Side of the noise-only images of the false-detection count (QL pixels and beam).
 NOISE_SIDE = 4096
 
@@ -92,7 +94,7 @@ def _false_detections(count: int, workdir: Path) -> None:
     spec = SIZES["ql"]
     bmaj, bmin, _ = spec["beam_arcsec"]
     beams = count * NOISE_SIDE**2 / (1.1331 * bmaj * bmin / spec["cell_arcsec"] ** 2)
-    found = dict.fromkeys(("vlassdask", "vlassdask-minpix", "pybdsf"), 0)
+    found = dict.fromkeys(("vlassdask", "vlassdask-no-size-cut", "pybdsf"), 0)
     for k in range(count):
         image, _ = _made(f"noise{k}", 0, workdir)
         for finder in found:
@@ -106,19 +108,19 @@ def _false_detections(count: int, workdir: Path) -> None:
           + f"; Gaussian-field expectation {theory:.2f}")
 
 
-def _run_vlassdask(image: Path, out: Path, minpix: bool = False) -> None:
-    """vlassdask's finder with the default config (``minpix``: with PyBDSF's island size cut,
-    ``minpix_isl=None``)."""
+def _run_vlassdask(image: Path, out: Path, size_cut: bool = True) -> None:
+    """vlassdask's finder with the default config (``size_cut=False``: without PyBDSF's island
+    size cut, ``minpix_isl=1``)."""
     import dask
 
     from vlassdask.catalog.config import CatalogConfig
     from vlassdask.catalog.find import find_sources
     from vlassdask.io.fits_import import open_fits_image
 
-    config = CatalogConfig(minpix_isl=None) if minpix else CatalogConfig()
+    config = CatalogConfig() if size_cut else CatalogConfig(minpix_isl=1)
     with dask.config.set(scheduler="threads"):
         table = find_sources(open_fits_image(image), config, image_name=image.stem)
-    table[["RA", "DEC", "Total_flux", "Peak_flux", "Isl_rms"]].to_parquet(out)
+    table[list(COLUMNS)].to_parquet(out)
 
 
 def _run_pybdsf(image: Path, out: Path) -> None:
@@ -128,15 +130,14 @@ def _run_pybdsf(image: Path, out: Path) -> None:
                                 adaptive_rms_box=True, thresh_isl=3.0, thresh_pix=5.0,
                                 quiet=True)  # fmt: skip
     fits = out.with_suffix(".fits")
-    columns = ["RA", "DEC", "Total_flux", "Peak_flux", "Isl_rms"]
     result.write_catalog(outfile=str(fits), format="fits", catalog_type="srl", clobber=True)
     if not fits.exists():  # no source found (a noise-only image): PyBDSF writes no file
-        pd.DataFrame({c: np.zeros(0) for c in columns}).to_parquet(out)
+        pd.DataFrame({c: np.zeros(0) for c in COLUMNS}).to_parquet(out)
         return
     table = Table.read(fits).to_pandas()
     for column in ("Total_flux", "Peak_flux", "Isl_rms"):
         table[column] *= 1e3  # Jy -> mJy
-    table[["RA", "DEC", "Total_flux", "Peak_flux", "Isl_rms"]].to_parquet(out)
+    table[list(COLUMNS)].to_parquet(out)
 
 
 def _timed(finder: str, image: Path, out: Path) -> tuple[float, float]:
@@ -190,7 +191,7 @@ def main() -> None:
         if finder == "pybdsf":
             _run_pybdsf(Path(image), Path(out))
         else:
-            _run_vlassdask(Path(image), Path(out), minpix=finder == "vlassdask-minpix")
+            _run_vlassdask(Path(image), Path(out), size_cut=finder != "vlassdask-no-size-cut")
         return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_catalog_"))
     workdir.mkdir(parents=True, exist_ok=True)

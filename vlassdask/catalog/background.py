@@ -9,7 +9,9 @@ smaller ``rms_box_bright`` boxes is used, which follows the raised noise around 
 that happens to sit on clean sky never lowers the threshold next to a bright source. The small
 boxes leave out island pixels (above ``thresh_isl`` large-box sigma) and the mean stays the
 large-box mean: a small box lying on an extended source (a 6" source in 0.6" pixels fills a
-20-pixel box) would otherwise take the source for noise or background.
+20-pixel box) would otherwise take the source for noise or background. Clipped rms values are
+divided by the clipping's Gaussian consistency factor (0.985 at 3 sigma), and a map that varies
+no more than the box statistics' own noise is replaced by a constant (PyBDSF's choice).
 
 Three passes over the image, each a set of independent tasks that read their own region of the
 image (no image block is shared between tasks, so none is kept waiting for a neighbour): the
@@ -25,6 +27,7 @@ pixels (16 bytes each).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +41,14 @@ from vlassdask.catalog.regions import RegionReader
 from vlassdask.errors import InputError
 from vlassdask.imaging.graph import shared
 from vlassdask.imaging.node_grid import box_starts, node_count
-from vlassdask.kernels.box_stats import clipped_box_stats
+from vlassdask.kernels.box_stats import clipped_box_stats, clipped_normal_std
 from vlassdask.kernels.interpolation import bilinear_nodes
 
 #: Pixels along each axis spanned by the nodes of one task (so that tasks are few and large).
 TASK_PIXELS = 1024
+#: A map whose node scatter is within this factor of the box statistics' own noise is taken as
+#: constant (PyBDSF's threshold for a significant rms variation).
+VARIATION_MARGIN = 1.1
 
 
 @dataclass(frozen=True)
@@ -107,13 +113,16 @@ def _node_block(reader: RegionReader, region: tuple[int, int, int, int], xs: np.
         mean, rms = large.maps(x0, x0 + values.shape[0], y0, y0 + values.shape[1])
         values = np.where((values - mean) > thresh * rms, np.nan, values)
     mean, rms = clipped_box_stats(values, xs, ys, box[0], box[1], wanted, clip)
-    return np.stack([mean, rms])
+    return np.stack([mean, rms / clipped_normal_std(clip)])
 
 
 def box_stat_nodes(reader: Any, shape: tuple[int, int], box: int, step: int, clip: float,
                    wanted: np.ndarray | None = None,
                    exclude: tuple[Any, float] | None = None) -> da.Array:  # fmt: skip
     """Clipped (mean, rms) at the nodes of a 2-D image, lazily: shape (2, nodes_x, nodes_y).
+
+    The rms is divided by :func:`clipped_normal_std` of ``clip``, so that it is unbiased for
+    Gaussian noise (iterated 3-sigma clipping alone gives 0.985 sigma).
 
     ``wanted`` (bool, nodes_x x nodes_y) limits the work to those nodes; the others are NaN.
     ``exclude = (background, thresh)`` leaves out the pixels above ``thresh`` sigma of that
@@ -168,7 +177,27 @@ def _near_mask(pixels: np.ndarray, radius: int, region: tuple[int, int, int, int
     return grown[radius:-radius or None, radius:-radius or None]
 
 
+def _constant_if_flat(nodes: np.ndarray, box: int, beam_area_pixels: float | None,
+                      margin: float = VARIATION_MARGIN) -> np.ndarray:  # fmt: skip
+    """The (mean, rms) node grids, each replaced by its median where its scatter over the nodes
+    is no more than ``margin`` times what the box statistics' own noise gives on flat Gaussian
+    noise correlated over the beam (box rms: ``sqrt(A) / (2 box)`` of the rms, box mean:
+    ``sqrt(A) / box`` of the rms, ``A`` the beam area in pixels): PyBDSF's choice between an
+    rms (mean) map and a constant."""
+    if beam_area_pixels is None:
+        return nodes
+    level = float(np.median(nodes[1]))
+    expected = (math.sqrt(beam_area_pixels) / box * level,
+                math.sqrt(beam_area_pixels) / (2 * box) * level)
+    out = nodes.copy()
+    for k in (0, 1):
+        if np.std(nodes[k]) <= margin * expected[k]:
+            out[k] = np.median(nodes[k])
+    return out
+
+
 def background_maps(image: RegionReader, config: CatalogConfig, *,
+                    beam_area_pixels: float | None = None,
                     scheduler: str | None = None) -> Background:  # fmt: skip
     """The background of an image (see the module docstring).
 
@@ -180,6 +209,11 @@ def background_maps(image: RegionReader, config: CatalogConfig, *,
     config
         ``rms_box``, ``rms_box_bright``, ``bright_snr``, ``thresh_isl``, ``clip_sigma`` and
         ``chunk_pixels`` are used.
+    beam_area_pixels
+        Beam area (``1.1331 bmaj bmin``, pixels): when given, a mean or rms map that varies no
+        more than the box statistics' own noise is replaced by its median (as PyBDSF does), so
+        that on flat noise the threshold does not follow the boxes' random errors (which would
+        add false detections where a box happens to measure low).
     scheduler
         dask scheduler of the node statistics (default: the current one).
 
@@ -200,7 +234,8 @@ def background_maps(image: RegionReader, config: CatalogConfig, *,
     large = large.compute(scheduler=scheduler)
     if not np.isfinite(large).any():
         raise InputError("image has no finite pixel (all NaN or infinite): nothing to search")
-    large = np.stack([_fill_nan_nodes(p) for p in large])
+    large = _constant_if_flat(np.stack([_fill_nan_nodes(p) for p in large]), box,
+                              beam_area_pixels)
     no_bright = np.empty((0, 2), dtype=np.int64)
     coarse = Background(large, step, None, sstep, no_bright, sbox)
     pixels = _bright_pixels(reader, image.shape, shared(coarse), config, scheduler)

@@ -1,8 +1,8 @@
 """Typed configuration of source finding (``catalog:`` section; SPEC.md "Catalogs").
 
 Defaults are the VLASS/PyBDSF values: islands at ``thresh_isl = 3`` sigma seeded by a pixel above
-``thresh_pix = 5`` sigma, background boxes ``rms_box = (60, 20)`` and ``rms_box_bright = (20, 6)``
-pixels (box, step). PyBDSF's island size cut (``minpix_isl``) is available but off by default.
+``thresh_pix = 5`` sigma and of at least ``minpix_isl`` pixels (PyBDSF's rule), background boxes
+``rms_box = (60, 20)`` and ``rms_box_bright = (20, 6)`` pixels (box, step).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ class CatalogConfig:
         Island boundary and island seed thresholds in units of the local rms above the local
         mean.
     minpix_isl
-        Fewest pixels of an island (default 1: no size cut); None: PyBDSF's default, a third
-        of the beam area in pixels but at least 6, which removes some false detections and some
-        real sources just above the thresholds (docs/catalogs.md).
+        Fewest pixels an island may have; None: a third of the beam area in pixels, at least 6
+        (PyBDSF's default). A noise peak just above ``thresh_pix`` makes an island about the size
+        of the noise's correlation area above ``thresh_isl``; this rejects most of them.
     rms_box, rms_box_bright
         ``(box, step)`` in pixels of the background mean/rms maps, and of the smaller box used
         near bright sources.
@@ -53,7 +53,7 @@ class CatalogConfig:
 
     thresh_isl: float = 3.0
     thresh_pix: float = 5.0
-    minpix_isl: int | None = 1
+    minpix_isl: int | None = None
     rms_box: tuple[int, int] = (60, 20)
     rms_box_bright: tuple[int, int] = (20, 6)
     bright_snr: float = 50.0
@@ -68,6 +68,11 @@ class CatalogConfig:
         if not 0 < self.thresh_isl <= self.thresh_pix:
             raise ConfigError(f"need 0 < thresh_isl <= thresh_pix, got {self.thresh_isl}, "
                               f"{self.thresh_pix}")
+        if self.minpix_isl is not None and (isinstance(self.minpix_isl, bool)
+                                            or not isinstance(self.minpix_isl, int)
+                                            or self.minpix_isl < 1):
+            raise ConfigError(f"minpix_isl must be a positive integer or null, got "
+                              f"{self.minpix_isl!r}")
         for name in ("rms_box", "rms_box_bright"):
             box, step = getattr(self, name)
             if not (box >= 4 and 1 <= step <= box):
@@ -77,12 +82,18 @@ class CatalogConfig:
         if not 0 <= inner < outer:
             raise ConfigError(f"ring_arcsec must be (inner, outer) with 0 <= inner < outer, got "
                               f"{self.ring_arcsec}")
-        if self.minpix_isl is not None and self.minpix_isl < 1:
-            raise ConfigError(f"minpix_isl must be None or >= 1, got {self.minpix_isl}")
         if self.max_gaussians < 1 or self.chunk_pixels < 64:
             raise ConfigError("max_gaussians must be >= 1 and chunk_pixels >= 64")
         if self.bright_snr <= self.thresh_pix or self.clip_sigma <= 1:
             raise ConfigError("bright_snr must exceed thresh_pix and clip_sigma exceed 1")
+
+
+def min_island_pixels(config: CatalogConfig, beam_area_pixels: float) -> int:
+    """``config.minpix_isl``, or PyBDSF's default: a third of the beam area (pixels), at
+    least 6."""
+    if config.minpix_isl is not None:
+        return config.minpix_isl
+    return max(6, int(round(beam_area_pixels / 3.0)))
 
 
 def catalog_config_from_dict(values: Mapping[str, Any]) -> CatalogConfig:

@@ -35,7 +35,7 @@ import pandas as pd
 import xarray as xr
 
 from vlassdask.catalog.background import Background, background_maps
-from vlassdask.catalog.config import CatalogConfig
+from vlassdask.catalog.config import CatalogConfig, min_island_pixels
 from vlassdask.catalog.gaussian_fit import fit_island, gaussian_model
 from vlassdask.catalog.islands import region_islands, signal_to_noise
 from vlassdask.catalog.measure import (
@@ -187,14 +187,6 @@ def measure_island(image: np.ndarray, mean: np.ndarray, rms: np.ndarray, origin:
     return rows
 
 
-def minpix_isl(config: CatalogConfig, beam: tuple[float, float, float, float]) -> int:
-    """Fewest pixels of an island: ``config.minpix_isl``, or PyBDSF's default, a third of the
-    beam area (1.1331 FWHM_major FWHM_minor) in pixels but at least 6."""
-    if config.minpix_isl is not None:
-        return config.minpix_isl
-    return max(6, int(1.1331 * beam[0] * beam[1] / 3.0))
-
-
 def halo_pixels(config: CatalogConfig, cell_arcsec: float) -> tuple[int, int]:
     """The pad around an island that its fit reads (the ``Peak_to_ring`` annulus) and the halo
     around a chunk, in pixels."""
@@ -241,7 +233,8 @@ def find_in_region(reader: RegionReader, region: tuple[int, int, int, int],
     snr = signal_to_noise(image, mean, rms)
     pad, _ = halo_pixels(config, beam[3])
     found = region_islands(snr, (x0, y0), core, image_shape, pad, thresh_isl=config.thresh_isl,
-                           thresh_pix=config.thresh_pix, minpix=minpix_isl(config, beam))
+                           thresh_pix=config.thresh_pix,
+                           minpix=min_island_pixels(config, 1.1331 * beam[0] * beam[1]))
     rows = []
     for label, box, peak in zip(found.label[found.complete], found.boxes[found.complete],
                                 found.peaks[found.complete], strict=True):  # fmt: skip
@@ -355,7 +348,8 @@ def find_sources(ds: xr.Dataset, config: CatalogConfig | None = None, *,
     beam = beam_pixels(ds)
     _, plane = image_plane(ds, variable)
     reader = RegionReader(plane)
-    background = background_maps(reader, config, scheduler=scheduler)
+    background = background_maps(reader, config, beam_area_pixels=1.1331 * beam[0] * beam[1],
+                                 scheduler=scheduler)
     _, halo = halo_pixels(config, beam[3])
     shared_reader, shared_background = shared(reader), shared(background)
     tasks = []

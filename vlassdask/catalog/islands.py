@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from vlassdask.kernels.labels import label_extents
+from vlassdask.kernels.label_stats import label_stats
 
 #: 8-connectivity (PyBDSF's island connectivity).
 CONNECTIVITY = np.ones((3, 3), dtype=bool)
@@ -89,7 +89,7 @@ def region_islands(snr: np.ndarray, origin: tuple[int, int], core: tuple[int, in
         lies in ``core``, in row-major order of their peaks.
     """
     labels, n = ndimage.label(snr > thresh_isl, structure=CONNECTIVITY)
-    boxes, sizes, peak_snr, where = label_extents(snr, labels, n)
+    boxes, sizes, peak_snr, where = label_stats(labels, snr, n)
     boxes = boxes + np.repeat(origin, 2)
     peaks = where + origin
     owned = ((peak_snr >= thresh_pix) & (sizes >= minpix)

@@ -1,28 +1,11 @@
-"""Numba kernels of the source finder against scipy: per-label extents and the Gaussian fit."""
+"""The numba Gaussian fit of the source finder against known parameters and scipy."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 from scipy.optimize import least_squares
 
 from vlassdask.kernels.gaussians import fit_gaussians, gaussian_sum
-from vlassdask.kernels.labels import label_extents
-
-
-def test_label_extents_match_scipy_ndimage():
-    rng = np.random.default_rng(3)
-    values = ndimage.gaussian_filter(rng.normal(size=(300, 200)), 2.0)
-    values[rng.random(values.shape) < 0.01] = np.nan
-    labels, n = ndimage.label(values > 0.05, structure=np.ones((3, 3)))
-    boxes, sizes, peaks, where = label_extents(values, labels, n)
-    index = np.arange(1, n + 1)
-    expected_boxes = [[s[0].start, s[0].stop, s[1].start, s[1].stop]
-                      for s in ndimage.find_objects(labels)]  # fmt: skip
-    np.testing.assert_array_equal(boxes, expected_boxes)
-    np.testing.assert_array_equal(sizes, ndimage.sum_labels(np.ones_like(labels), labels, index))
-    np.testing.assert_array_equal(peaks, ndimage.maximum(values, labels, index))
-    np.testing.assert_array_equal(where, ndimage.maximum_position(values, labels, index))
 
 
 def _pixels(size: int) -> tuple[np.ndarray, np.ndarray]:
