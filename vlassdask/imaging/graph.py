@@ -7,7 +7,6 @@ workers instead of being embedded in every task.
 from __future__ import annotations
 
 import math
-import os
 
 import dask
 
@@ -63,33 +62,6 @@ def current_client():
         return get_client()
     except (ImportError, ValueError):
         return None
-
-
-def parallel_slots(scheduler: str | None = None) -> int:
-    """Tasks ``scheduler`` (default: the current one) runs at once: 1 for the synchronous
-    scheduler, the threads of the current distributed client's workers, else dask's
-    ``num_workers`` or the CPU count."""
-    if scheduler in ("sync", "synchronous", "single-threaded"):
-        return 1
-    client = current_client()
-    if client is not None and scheduler is None:
-        return max(1, sum(client.nthreads().values()))
-    return max(1, int(dask.config.get("num_workers", None) or os.cpu_count() or 1))
-
-
-def compute_in_batches(tasks: list, scheduler: str | None = None) -> list:
-    """Results of independent delayed ``tasks``, computed ``2 x`` :func:`parallel_slots` at a
-    time, in order.
-
-    A batch's graph holds only what its tasks need, and is freed before the next: peak memory is
-    that of a few tasks and their inputs whatever the number of tasks (inputs shared by tasks in
-    two batches are computed twice, so order the tasks to keep neighbours together).
-    """
-    batch = 2 * parallel_slots(scheduler)
-    out: list = []
-    for start in range(0, len(tasks), batch):
-        out.extend(dask.compute(*tasks[start:start + batch], scheduler=scheduler))
-    return out
 
 
 def worker_memory_bytes() -> int:
