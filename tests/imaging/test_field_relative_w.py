@@ -10,13 +10,9 @@ import pytest
 
 from vlassdask.errors import ConfigError
 from vlassdask.imaging.config import ImagingConfig
-from vlassdask.imaging.visibilities import (
-    direction_cosines,
-    from_field_relative_w,
-    to_field_relative_w,
-    uvw_basis,
-)
+from vlassdask.imaging.visibilities import from_field_relative_w, to_field_relative_w, uvw_basis
 from vlassdask.kernels.constants import SPEED_OF_LIGHT
+from vlassdask.survey.coordinates import sin_offsets
 
 IMAGE = (math.radians(150.0), math.radians(20.0))
 FIELD = (math.radians(150.0 + 0.2 / math.cos(math.radians(20.0))), math.radians(19.9))
@@ -32,7 +28,8 @@ def _uvw(seed: int = 1) -> np.ndarray:
 
 
 def _lmn(direction, center):
-    l_, m_ = direction_cosines(direction, center)
+    l_, m_, _ = sin_offsets(*np.degrees(direction), *np.degrees(center))
+    l_, m_ = float(l_), float(m_)
     return l_, m_, math.sqrt(1 - l_ * l_ - m_ * m_)
 
 

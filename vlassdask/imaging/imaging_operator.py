@@ -88,7 +88,7 @@ from vlassdask.imaging.operator import (
     model_layer_grids,
     to_backend,
 )
-from vlassdask.imaging.primary_beam import vla_primary_beam
+from vlassdask.imaging.primary_beam import angular_distance, vla_primary_beam
 from vlassdask.imaging.visibilities import from_field_relative_w, rotate_phase_center
 from vlassdask.imaging.weighting import WeightingScheme, add_density
 from vlassdask.imaging.wplan import GridPlan, plan_gridding
@@ -169,10 +169,7 @@ def _beam_factors(wb: Weighted, index: np.ndarray, beam_at) -> np.ndarray:
     nchan = wb.freq.shape[0]
     fields = np.asarray(wb.field_id)[index // nchan]
     ra_f, dec_f = np.asarray(centers, dtype=np.float64)[fields].T
-    cos_r = (np.sin(dec_f) * math.sin(dec)
-             + np.cos(dec_f) * math.cos(dec) * np.cos(ra_f - ra))
-    radius = np.arccos(np.clip(cos_r, -1.0, 1.0))
-    return vla_primary_beam(radius, wb.freq[index % nchan])
+    return vla_primary_beam(angular_distance(ra_f, dec_f, ra, dec), wb.freq[index % nchan])
 
 
 def _moment_values(wb: Weighted, lo: int, hi: int, moment: int, reffreq: float, beam_at=None):

@@ -53,6 +53,7 @@ from vlassdask.imaging.node_grid import interpolate_nodes, node_pixels
 from vlassdask.imaging.primary_beam import (
     PB_FREQUENCIES_MHZ,
     PB_NULL_X2,
+    angular_distance,
     nearest_coefficient_index,
     vla_primary_beam,
 )
@@ -368,10 +369,7 @@ def mean_square_offset(table: FieldWeights, field_centers_rad: np.ndarray,
     mosaic weights by ``PB``).
     """
     centers = np.asarray(field_centers_rad, dtype=np.float64)[table.field_ids]
-    ra, dec = direction_rad
-    cos_r = (np.sin(centers[:, 1]) * math.sin(dec)
-             + np.cos(centers[:, 1]) * math.cos(dec) * np.cos(centers[:, 0] - ra))
-    r = np.arccos(np.clip(cos_r, -1.0, 1.0))
+    r = angular_distance(centers[:, 0], centers[:, 1], *direction_rad)
     response = table.weights * vla_primary_beam(r[:, None], table.freq_hz[None, :])
     total = float(response.sum())
     if not total > 0:

@@ -20,6 +20,8 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 
+from vlassdask.imaging.primary_beam import angular_distance
+
 #: A step between time-consecutive fields longer than this many times the median step (in angle
 #: or in time) starts a new run.
 JUMP_FACTOR = 1.5
@@ -46,14 +48,6 @@ def field_mean_times(datasets: list[xr.Dataset]) -> da.Array:
         sums = sums + da.bincount(field_id, weights=ds.TIME.data, minlength=n_fields)
         counts = counts + da.bincount(field_id, minlength=n_fields)
     return da.where(counts > 0, sums / da.maximum(counts, 1), np.nan)
-
-
-def _separations(centers_rad: np.ndarray) -> np.ndarray:
-    """Angles (radians) between consecutive (RA, Dec) rows."""
-    ra, dec = centers_rad[:, 0], centers_rad[:, 1]
-    cos_d = (np.sin(dec[:-1]) * np.sin(dec[1:])
-             + np.cos(dec[:-1]) * np.cos(dec[1:]) * np.cos(ra[1:] - ra[:-1]))
-    return np.arccos(np.clip(cos_d, -1.0, 1.0))
 
 
 def pointing_groups(field_ids, mean_times, centers_rad, max_groups: int) -> list[list[int]]:
@@ -85,7 +79,8 @@ def pointing_groups(field_ids, mean_times, centers_rad, max_groups: int) -> list
     fields = fields[np.argsort(times, kind="stable")]
     if fields.size < 2 or max_groups == 1:
         return [fields.tolist()]
-    angle = _separations(np.asarray(centers_rad, dtype=np.float64)[fields])
+    ra, dec = np.asarray(centers_rad, dtype=np.float64)[fields].T
+    angle = angular_distance(ra[1:], dec[1:], ra[:-1], dec[:-1])
     gap = np.diff(np.sort(times))
     new_run = (angle > JUMP_FACTOR * np.median(angle)) | (gap > JUMP_FACTOR * np.median(gap))
     runs = np.split(fields, np.flatnonzero(new_run) + 1)

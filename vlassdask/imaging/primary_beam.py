@@ -71,6 +71,13 @@ def nearest_coefficient_index(freq_hz: ArrayLike) -> NDArray[np.intp]:
     return np.abs(mhz[..., None] - PB_FREQUENCIES_MHZ).argmin(axis=-1)
 
 
+def angular_distance(ra, dec, ra0, dec0) -> NDArray[np.float64]:
+    """Angle between directions (radians in and out), vectorised: how far a source lies from a
+    pointing."""
+    cos_r = (np.sin(dec) * np.sin(dec0) + np.cos(dec) * np.cos(dec0) * np.cos(ra - ra0))
+    return np.arccos(np.clip(cos_r, -1.0, 1.0))
+
+
 def vla_primary_beam(radius_rad: ArrayLike, freq_hz: ArrayLike) -> NDArray[np.float64]:
     """VLA S-band primary beam power response (1 on axis).
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from vlassdask.errors import InputError
 from vlassdask.kernels.constants import SPEED_OF_LIGHT
+from vlassdask.survey.coordinates import sin_offsets
 
 #: CORR_TYPE codes (casacore Stokes enum) of the parallel-hand pairs that make Stokes I
 PARALLEL_HANDS = ((5, 8), (9, 12))  # (RR, LL), (XX, YY)
@@ -167,12 +168,11 @@ def rotate_phase_center(
     return new, (vis * np.exp(2j * np.pi * dw)).astype(vis.dtype)
 
 
-def direction_cosines(direction: tuple[float, float], center: tuple[float, float]
-                      ) -> tuple[float, float]:  # fmt: skip
-    """(l, m) of ``direction`` about ``center`` (radians; SIN projection)."""
-    (ra, dec), (ra0, dec0) = direction, center
-    return (math.cos(dec) * math.sin(ra - ra0),
-            math.sin(dec) * math.cos(dec0) - math.cos(dec) * math.sin(dec0) * math.cos(ra - ra0))
+def _offset(field_center: tuple[float, float], image_center: tuple[float, float]
+            ) -> tuple[float, float]:  # fmt: skip
+    """(l, m) of the field centre about the image centre (radians; SIN projection)."""
+    l_, m_, _ = sin_offsets(*np.degrees(field_center), *np.degrees(image_center))
+    return float(l_), float(m_)
 
 
 def to_field_relative_w(
@@ -211,7 +211,7 @@ def to_field_relative_w(
     vis'' : numpy.ndarray or None
         Same dtype as ``vis``.
     """
-    a, b = direction_cosines(field_center, image_center)
+    a, b = _offset(field_center, image_center)
     w_f = uvw[:, 2]
     if vis is None:
         rotated, out = rotate_uvw(uvw, field_center, image_center), None
@@ -232,7 +232,7 @@ def from_field_relative_w(
 ) -> np.ndarray:
     """Inverse of :func:`to_field_relative_w` for visibilities: ``vis`` at ``uvw''`` (metres)
     back to the field's own phase centre, given the rows' field-frame ``w_field`` (metres)."""
-    a, b = direction_cosines(field_center, image_center)
+    a, b = _offset(field_center, image_center)
     rotated = uvw + w_field[:, None] * np.array([a, b, 1.0])
     phase = (math.pi * (a * a + b * b) / SPEED_OF_LIGHT) * w_field[:, None] * freq[None, :]
     _, out = rotate_phase_center(rotated, vis * np.exp(1j * phase), freq, image_center,
