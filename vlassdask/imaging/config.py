@@ -64,6 +64,7 @@ _FIELD_TYPES = {
     "make_psf": ("bool", "true or false"),
     "device": ("str", f"one of {', '.join(DEVICES)}"),
     "w_reference": ("str", f"one of {', '.join(W_REFERENCES)}"),
+    "stokes": ("str", "letters of IQUV, e.g. IQU"),
 }
 _OPTIONAL = ("padding", "w_planes", "w_layers", "support", "phase_center_deg", "fields", "spws")
 
@@ -118,6 +119,10 @@ class ImagingConfig:
         (:func:`vlassdask.imaging.visibilities.to_field_relative_w`): the gridder corrects only
         the small rest, and positions carry the VLASS w-term offset, which the position
         correction removes.
+    stokes
+        The Stokes parameters the operator prepares, e.g. ``I`` or ``IQU`` (letters of IQUV,
+        each once): the first sets the imaging weights; the others are imaged with the same
+        weights (:meth:`vlassdask.imaging.imaging_operator.ImagingOperator.for_stokes`).
     """
 
     imsize: tuple[int, int] = (2048, 2048)
@@ -141,6 +146,7 @@ class ImagingConfig:
     make_psf: bool = True
     device: str = "cpu"
     w_reference: str = "image"
+    stokes: str = "I"
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -160,6 +166,10 @@ class ImagingConfig:
         if self.w_reference not in W_REFERENCES:
             raise ConfigError(f"w_reference must be one of {W_REFERENCES}, got "
                               f"{self.w_reference!r}")
+        if not self.stokes or set(self.stokes) - set("IQUV") \
+                or len(set(self.stokes)) != len(self.stokes):
+            raise ConfigError(f"stokes must be distinct letters of IQUV (e.g. IQU), got "
+                              f"{self.stokes!r}")
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.support is not None and self.support < 1:

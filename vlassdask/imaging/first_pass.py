@@ -5,8 +5,9 @@ Each dask-ms row chunk becomes, lazily,
 * a :class:`Meta` (flags, weights, UVW and TIME only; no DATA read): the *first pass*, whose
   reduced :class:`Summary` (counts, max |w|, mean time, weight totals) and, for uniform/Briggs,
   weight-density grid fix the gridding plan and the Briggs constant;
-* a :class:`Block` (Stokes I weighted visibilities, each field's rows re-phased to the image
-  centre, with ``ImagingConfig.w_reference == "field"`` keeping each field's own w-term), which
+* a :class:`Block` (weighted visibilities of the configured Stokes parameters, each field's
+  rows re-phased to the image centre, with ``ImagingConfig.w_reference == "field"`` keeping
+  each field's own w-term), which
   :func:`weight_block` turns into a :class:`Weighted` block: imaging-weighted and gathered in
   gridding order, what the imaging operator keeps on the workers.
 """
@@ -24,11 +25,11 @@ from vlassdask.errors import InputError
 from vlassdask.imaging.config import ImagingConfig
 from vlassdask.imaging.operator import sort_for_plan
 from vlassdask.imaging.visibilities import (
-    parallel_hand_indices,
     rotate_phase_center,
     rotate_uvw,
-    stokes_i_block,
-    stokes_i_weights,
+    stokes_block,
+    stokes_recipes,
+    stokes_weights,
     to_field_relative_w,
 )
 from vlassdask.imaging.weighting import WeightingScheme, imaging_weight_factors
@@ -38,12 +39,12 @@ from vlassdask.kernels.ordering import SortedVisibilities
 
 
 class Block(NamedTuple):
-    """Prepared visibilities of one row chunk (Stokes I, re-phased)."""
+    """Prepared visibilities of one row chunk (Stokes parameters, re-phased)."""
 
     uvw: np.ndarray  # float64 (row, 3) metres, about the image centre
     freq: np.ndarray  # float64 (chan,) Hz
-    vis: np.ndarray  # complex64 (row, chan): w1 V1 + w2 V2
-    wsum: np.ndarray  # float32 (row, chan): w1 + w2
+    vis: np.ndarray  # complex64 (stokes, row, chan): wsum x S_k (Stokes I: w1 V1 + w2 V2)
+    wsum: np.ndarray  # float32 (row, chan): w1 + w2 of the first Stokes parameter
     field_id: np.ndarray  # int (row,) FIELD_ID
     w_field: np.ndarray | None = None  # float64 (row,) field-frame w (w_reference "field")
 
@@ -72,10 +73,12 @@ class Summary(NamedTuple):
 class Weighted(NamedTuple):
     """Imaging-weighted visibilities of one block, gathered in gridding order.
 
-    ``sorted.values`` are (weighted Stokes I, imaging weights), complex64. ``uvw``, ``freq``,
-    ``field_id`` and ``w_field`` (field-frame w, only with ``w_reference == "field"``) describe
-    the block's rows (for predicting model visibilities back to them). Memory: 48 bytes per
-    gridded visibility (positions and w 24, two values 16, index 8) plus 32 bytes per row (40
+    ``sorted.values`` are (weighted visibilities of the first Stokes parameter, imaging
+    weights, weighted visibilities of the other Stokes parameters...), complex64 (see
+    :func:`values_index`). ``uvw``, ``freq``, ``field_id`` and ``w_field`` (field-frame w, only
+    with ``w_reference == "field"``) describe the block's rows (for predicting model
+    visibilities back to them). Memory: 48 bytes per gridded visibility (positions and w 24,
+    two values 16, index 8) and 8 more per further Stokes parameter, plus 32 bytes per row (40
     with ``w_field``).
     """
 
@@ -128,24 +131,24 @@ def _rephased(uvw, vis, freq, old, new, field_relative: bool):
     return rotate_phase_center(uvw, vis, freq, old, new)
 
 
-def _prepare(data, flag, weight, flag_row, uvw, field_id, freq, hands, centers, new,
+def _prepare(data, flag, weight, flag_row, uvw, field_id, freq, recipes, centers, new,
              spw, field_relative=False) -> Block:
     uvw, flag_row, _ = _usable_rows(uvw, flag_row)
     out_uvw = np.empty_like(uvw)
-    vis = np.empty(flag.shape[:2], dtype=np.complex64)
+    vis = np.empty((len(recipes),) + flag.shape[:2], dtype=np.complex64)
     wsum = np.empty(flag.shape[:2], dtype=np.float32)
     for f, rows in rows_by_field(field_id):
-        v, w, _ = stokes_i_block(data[rows], flag[rows], weight[rows],
-                                 None if flag_row is None else flag_row[rows], hands=hands,
-                                 label=f"(field {f}, spw {spw})")
-        out_uvw[rows], vis[rows] = _rephased(uvw[rows], v, freq, tuple(centers[f]), new,
-                                             field_relative)
+        v, w, _ = stokes_block(data[rows], flag[rows], weight[rows],
+                               None if flag_row is None else flag_row[rows], recipes=recipes,
+                               label=f"(field {f}, spw {spw})")
+        out_uvw[rows], vis[:, rows] = _rephased(uvw[rows], v, freq, tuple(centers[f]), new,
+                                                field_relative)
         wsum[rows] = w
     return Block(out_uvw, freq, vis, wsum, np.asarray(field_id),
                  uvw[:, 2].copy() if field_relative else None)
 
 
-def _meta(flag, weight, flag_row, uvw, time, field_id, freq, hands, centers, new, spw,
+def _meta(flag, weight, flag_row, uvw, time, field_id, freq, recipes, centers, new, spw,
           field_relative=False) -> Meta:
     uvw, flag_row, bad_rows = _usable_rows(uvw, flag_row)
     out_uvw = np.empty_like(uvw)
@@ -153,9 +156,9 @@ def _meta(flag, weight, flag_row, uvw, time, field_id, freq, hands, centers, new
     counts = np.zeros(4, dtype=np.int64)
     counts[3] = bad_rows * flag.shape[1]
     for f, rows in rows_by_field(field_id):
-        wsum[rows], c = stokes_i_weights(flag[rows], weight[rows],
-                                         None if flag_row is None else flag_row[rows],
-                                         hands=hands, label=f"(field {f}, spw {spw})")
+        wsum[rows], c = stokes_weights(flag[rows], weight[rows],
+                                       None if flag_row is None else flag_row[rows],
+                                       recipes=recipes, label=f"(field {f}, spw {spw})")
         out_uvw[rows], _ = _rephased(uvw[rows], None, freq, tuple(centers[f]), new,
                                      field_relative)
         counts[:3] += c
@@ -190,7 +193,7 @@ def chunk_tasks(datasets: list[xr.Dataset], config: ImagingConfig, weight_column
     one of each per row chunk of every dataset, in dataset and row order."""
     metas, blocks = [], []
     for ds in datasets:
-        hands = parallel_hand_indices(list(ds.attrs["corr_types"]))
+        recipes = stokes_recipes(config.stokes, list(ds.attrs["corr_types"]))
         freq = np.asarray(ds.chan_freq.values, dtype=np.float64)
         centers = np.asarray(ds.attrs["field_phase_centers_rad"], dtype=np.float64)
         spw = ds.attrs.get("spw_id", "?")
@@ -205,12 +208,18 @@ def chunk_tasks(datasets: list[xr.Dataset], config: ImagingConfig, weight_column
         field_relative = config.w_reference == "field"
         for k in range(len(uvw)):
             metas.append(dask.delayed(_meta)(flag[k], weight[k], flag_row[k], uvw[k], time[k],
-                                             field_id[k], freq, hands, centers, center, spw,
+                                             field_id[k], freq, recipes, centers, center, spw,
                                              field_relative))
             blocks.append(dask.delayed(_prepare)(data[k], flag[k], weight[k], flag_row[k],
-                                                 uvw[k], field_id[k], freq, hands, centers,
+                                                 uvw[k], field_id[k], freq, recipes, centers,
                                                  center, spw, field_relative))
     return metas, blocks
+
+
+def values_index(stokes_index: int) -> int:
+    """Index into ``Weighted.sorted.values`` of the weighted visibilities of the
+    ``stokes_index``-th configured Stokes parameter (index 1 holds the imaging weights)."""
+    return 0 if stokes_index == 0 else stokes_index + 1
 
 
 def check_summary(summary: Summary) -> None:
@@ -236,10 +245,11 @@ def weight_block(block: Block, density, scheme: WeightingScheme, f2: float,
     fac[off] = 0.0
     psf = (block.wsum * fac).astype(np.complex64)
     vis = (block.vis * fac).astype(np.complex64)
+    values = (vis[0], psf, *vis[1:])
     group, n_groups = None, 1
     if group_of_field is not None:
         group, n_groups = group_of_field[block.field_id], int(group_of_field.max()) + 1
-    gathered = sort_for_plan(block.uvw, block.freq, (vis, psf), plan, mask=psf != 0,
+    gathered = sort_for_plan(block.uvw, block.freq, values, plan, mask=psf != 0,
                              group=group, n_groups=n_groups)
     return Weighted(gathered, float(np.sum(psf.real, dtype=np.float64)), int(off.sum()),
                     block.uvw, block.freq, block.field_id, block.w_field)

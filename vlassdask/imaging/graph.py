@@ -6,7 +6,10 @@ workers instead of being embedded in every task.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+from collections.abc import Iterator
 
 import dask
 
@@ -54,8 +57,45 @@ def accumulate_in_chains(items: list, step, n_chains: int, *args, after=None):
     return dask.delayed(sum_arrays)(*accs)
 
 
+_LOCAL = threading.local()
+_LOCAL_LOCK = threading.Lock()
+_LOCAL_DEPTH = [0, None]  # tasks inside :func:`in_this_task`, the scheduler setting they replaced
+
+
+@contextlib.contextmanager
+def in_this_task() -> Iterator[None]:
+    """Run the graphs made inside on this thread, with dask's synchronous scheduler.
+
+    For a whole product (a coarse-cube plane, a survey product) computed by one task on a
+    distributed worker: without it, the product's graphs would go back to the cluster through
+    the worker's client, and its prepared visibilities would be spread over other workers.
+    Inside, :func:`current_client` is None for this thread and dask's default scheduler is
+    ``synchronous`` for this process while any such task runs (dask's configuration is
+    process-wide; the tasks of one worker all want the same setting, so it is counted, not
+    nested). Code that must still reach the cluster meanwhile (the client of an in-process
+    cluster) passes its client explicitly (``client.compute``).
+    """
+    with _LOCAL_LOCK:
+        if _LOCAL_DEPTH[0] == 0:
+            _LOCAL_DEPTH[1] = dask.config.get("scheduler", None)
+            dask.config.set(scheduler="synchronous")
+        _LOCAL_DEPTH[0] += 1
+    _LOCAL.active = True
+    try:
+        yield
+    finally:
+        _LOCAL.active = False
+        with _LOCAL_LOCK:
+            _LOCAL_DEPTH[0] -= 1
+            if _LOCAL_DEPTH[0] == 0:
+                dask.config.set(scheduler=_LOCAL_DEPTH[1])
+
+
 def current_client():
-    """The active dask.distributed client, or None (local schedulers)."""
+    """The active dask.distributed client, or None (local schedulers, and inside
+    :func:`in_this_task`)."""
+    if getattr(_LOCAL, "active", False):
+        return None
     try:
         from distributed import get_client
 

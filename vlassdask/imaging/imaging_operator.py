@@ -1,8 +1,9 @@
 """The imaging operator: visibilities prepared once, then dirty image, PSF, predict and residual.
 
 :meth:`ImagingOperator.build` runs the first pass (flags, weights and UVW only), fixes the
-gridding plan and the imaging weights, and persists the *prepared blocks* (Stokes I, re-phased,
-imaging-weighted, gathered in gridding order: :class:`~vlassdask.imaging.first_pass.Weighted`)
+gridding plan and the imaging weights, and persists the *prepared blocks* (the Stokes
+parameters of ``ImagingConfig.stokes``, re-phased, imaging-weighted, gathered in gridding order:
+:class:`~vlassdask.imaging.first_pass.Weighted`)
 on the workers, or, with a block cache, in a Zarr store the tasks read back. Every later result
 is a lazy dask graph over those blocks:
 
@@ -16,6 +17,10 @@ is a lazy dask graph over those blocks:
 * :meth:`~ImagingOperator.predict`: model visibilities of every row chunk, phased back to each
   row's own field centre (what a MODEL_DATA column holds).
 
+The blocks hold every configured Stokes parameter with one set of imaging weights: the
+operator images the first; :meth:`~ImagingOperator.for_stokes` gives the same operator imaging
+another (a coarse cube prepares each spectral window once for I, Q and U).
+
 Image graphs run the w-layers one after another; within a layer the blocks are folded into
 ``accumulators`` grids (per-worker accumulation). All array kernels go through the backend seam
 (:mod:`vlassdask.imaging.backend`), chosen by the blocks' array type: with a device backend
@@ -26,7 +31,8 @@ device, and only the finished images (and predicted visibilities) come back to t
 
 Peak memory
 -----------
-* persisted blocks: 48 bytes per gridded visibility + 32 bytes per row (see ``Weighted``),
+* persisted blocks: 48 bytes per gridded visibility (8 more per further Stokes parameter) + 32
+  bytes per row (see ``Weighted``),
   spread over the workers (:attr:`ImagingOperator.block_bytes`); with a device backend the 48
   bytes per visibility are device memory (checked before the build by
   :func:`vlassdask.imaging.memory.estimate_device_memory`);
@@ -62,6 +68,7 @@ from vlassdask.imaging.first_pass import (
     merge_summaries,
     rows_by_field,
     summarise,
+    values_index,
     weight_block,
 )
 from vlassdask.imaging.graph import (
@@ -73,6 +80,7 @@ from vlassdask.imaging.graph import (
     worker_memory_bytes,
 )
 from vlassdask.imaging.memory import (
+    bytes_per_visibility,
     check_memory,
     estimate_device_memory,
     estimate_imaging_memory,
@@ -198,12 +206,15 @@ def _grid_step(acc, item, cache, plan: GridPlan, layer: int, which: int, moment:
     return acc
 
 
-def _residual_step(acc, item, cache, plan: GridPlan, layer: int, model_grids, _after=None):
-    """Add the block's residual of ``layer``: ``model_grids`` is ``((field group or None,
-    grids), ...)``, each predicting that pointing group's visibilities (all for None)."""
+def _residual_step(acc, item, cache, plan: GridPlan, layer: int, model_grids, which: int,
+                   _after=None):
+    """Add the block's residual of ``layer`` (visibilities ``values[which]``): ``model_grids``
+    is ``((field group or None, grids), ...)``, each predicting that pointing group's
+    visibilities (all for None)."""
     wb = _load(item, cache)
     for group, grids in model_grids:
-        acc, _ = grid_residual_layer(wb.sorted, grids, plan, layer, acc, group=group)
+        acc, _ = grid_residual_layer(wb.sorted, grids, plan, layer, acc, group=group,
+                                     which=which)
     return acc
 
 
@@ -339,6 +350,9 @@ class ImagingOperator:
         None, or ``((dataset indices, field group or None, factor image), ...)``: the
         visibilities of those datasets (and of that pointing group's fields) are predicted from
         the model times the factor image (see :meth:`with_model_weights`).
+    stokes
+        The Stokes parameter this operator images (one of ``config.stokes``; see
+        :meth:`for_stokes`).
     """
 
     plan: GridPlan
@@ -357,6 +371,7 @@ class ImagingOperator:
     backend: Backend = NUMPY_BACKEND
     field_groups: tuple[tuple[int, ...], ...] | None = None
     model_weights: tuple[tuple[tuple[int, ...], int | None, np.ndarray], ...] | None = None
+    stokes: str = "I"
     _plan_key: Any = field(default=None, repr=False)
 
     @classmethod
@@ -462,7 +477,7 @@ class ImagingOperator:
         rows = [(i, int(n), int(ds.sizes["chan"])) for i, ds in enumerate(datasets)
                 for n in ds.chunks["row"]]
         return cls(
-            plan=plan, config=config, blocks=weighted, block_rows=rows,
+            plan=plan, config=config, blocks=weighted, block_rows=rows, stokes=config.stokes[0],
             sum_of_weights=totals[0],
             phase_center_rad=(float(center[0]), float(center[1])),
             frequency_hz=summary.weighted_freq / summary.weight_sum,
@@ -486,10 +501,31 @@ class ImagingOperator:
 
     @property
     def block_bytes(self) -> int:
-        """Bytes held by the persisted blocks (48 per gridded visibility + 32 per row, 40 with
-        field-relative w)."""
+        """Bytes held by the persisted blocks (48 per gridded visibility, 8 more per further
+        Stokes parameter, + 32 per row, 40 with field-relative w)."""
         per_row = 40 if self.config.w_reference == "field" else 32
-        return 48 * self.counts["gridded"] + per_row * sum(n for _, n, _ in self.block_rows)
+        return bytes_per_visibility(self.config) * self.counts["gridded"] \
+            + per_row * sum(n for _, n, _ in self.block_rows)
+
+    def for_stokes(self, stokes: str) -> ImagingOperator:
+        """The same prepared blocks imaging Stokes ``stokes`` (one of ``config.stokes``):
+        ``dirty`` and ``residual`` then use its visibilities, with the same imaging weights,
+        PSF and sum of weights.
+
+        Raises
+        ------
+        InputError
+            If the operator was not prepared with ``stokes``.
+        """
+        if stokes not in self.config.stokes:
+            raise InputError(f"the operator was prepared for Stokes {self.config.stokes}, not "
+                             f"{stokes!r} (imaging option stokes)")
+        return dataclasses.replace(self, stokes=stokes)
+
+    @property
+    def _values(self) -> int:
+        """Index into the blocks' value arrays of this operator's Stokes visibilities."""
+        return values_index(self.config.stokes.index(self.stokes))
 
     def _fold(self, layer: int, step, *extra, blocks: Sequence[int] | None = None, after=None):
         """Delayed grid of one w-layer: ``blocks`` (default all) folded with ``step`` into the
@@ -510,9 +546,9 @@ class ImagingOperator:
         return da.from_delayed(out, self.shape, dtype=np.float32)
 
     def dirty(self) -> da.Array:
-        """The dirty image (Jy/beam), normalised by the sum of weights."""
+        """The dirty image (Jy/beam) of :attr:`stokes`, normalised by the sum of weights."""
         return self._layers(lambda layer, after: self._fold(
-            layer, _grid_step, 0, 0, self.frequency_hz, None, after=after))
+            layer, _grid_step, self._values, 0, self.frequency_hz, None, after=after))
 
     def psf(self, moments: Sequence[int] = (0,), *,
             beam_at: tuple[float, float] | None = None) -> list[da.Array]:
@@ -638,7 +674,7 @@ class ImagingOperator:
             total = None
             for blocks, keys in groups:
                 grid = self._fold(layer, _residual_step,
-                                  self._layer_model_grids(keys, layer, after),
+                                  self._layer_model_grids(keys, layer, after), self._values,
                                   blocks=blocks, after=after)
                 total = grid if total is None else dask.delayed(sum_arrays)(total, grid)
                 after = total

@@ -7,7 +7,8 @@ planner could choose (the w-plan is not known before the first pass), so it is a
 a job refused by it cannot run; a job it passes may still need more (w-projection's companion
 grid, the Quick Look mosaic beam, a larger padding).
 
-* visibilities: the prepared blocks, 48 bytes per visibility + 32 per row;
+* visibilities: the prepared blocks, 48 bytes per visibility (8 more per further Stokes
+  parameter) + 32 per row;
 * grids: ``accumulators`` complex64 grids of side ``G = good_size(padding x max(nx, ny))``
   plus one FFT grid and the residual's model grids (one per pointing group, which the
   residual of one group of spectral windows holds at once);
@@ -58,6 +59,11 @@ class MemoryEstimate:
                 f"visibilities {_gib(self.visibilities)})")
 
 
+def bytes_per_visibility(config: ImagingConfig) -> int:
+    """Bytes of a prepared (gridded) visibility: 48, and 8 more per further Stokes parameter."""
+    return 48 + 8 * (len(config.stokes) - 1)
+
+
 def estimate_imaging_memory(datasets: list[xr.Dataset], config: ImagingConfig, *,
                             client_images: int = 1,
                             pointing_groups: int = 1) -> MemoryEstimate:  # fmt: skip
@@ -84,7 +90,7 @@ def estimate_imaging_memory(datasets: list[xr.Dataset], config: ImagingConfig, *
     grid = 8 * side * side
     image = 8 * nx * ny
     density = config.accumulators * image if config.weighting != "natural" else 0
-    return MemoryEstimate(visibilities=48 * n_vis + 32 * n_rows,
+    return MemoryEstimate(visibilities=bytes_per_visibility(config) * n_vis + 32 * n_rows,
                           grids=(config.accumulators + 1 + pointing_groups) * grid,
                           images=max(density, (1 + client_images) * image))
 
@@ -95,7 +101,7 @@ def estimate_device_memory(datasets: list[xr.Dataset], config: ImagingConfig, *,
     """Lower bound of the device memory of imaging ``datasets`` on a GPU (the device memory
     model of :mod:`vlassdask.imaging.backend_cuda`), from their sizes only.
 
-    * visibilities: the prepared blocks, 48 bytes per visibility (with a block cache
+    * visibilities: the prepared blocks, :func:`bytes_per_visibility` (with a block cache
       (``cached``), only the blocks in flight: one row chunk per accumulator);
     * grids: ``accumulators`` complex64 grids, one FFT grid and one model grid per pointing
       group, of side ``G = good_size(padding x max(nx, ny))``;
@@ -107,7 +113,7 @@ def estimate_device_memory(datasets: list[xr.Dataset], config: ImagingConfig, *,
         chans = max((ds.sizes["chan"] for ds in datasets), default=0)
         n_vis = min(n_vis, config.accumulators * config.row_chunks * chans)
     side = good_grid_size((config.padding or min(AUTO_PADDINGS)) * max(nx, ny))
-    return MemoryEstimate(visibilities=48 * n_vis,
+    return MemoryEstimate(visibilities=bytes_per_visibility(config) * n_vis,
                           grids=(config.accumulators + 1 + pointing_groups) * 8 * side**2,
                           images=2 * 8 * nx * ny)
 

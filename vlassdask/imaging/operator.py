@@ -109,8 +109,9 @@ def grid_residual_layer(
     layer: int,
     grid: np.ndarray | None = None,
     group: int | None = None,
+    which: int = 0,
 ) -> tuple[np.ndarray | None, int]:
-    """Grid one layer of the residual visibilities ``values[0] - values[1] x model``.
+    """Grid one layer of the residual visibilities ``values[which] - values[1] x model``.
 
     ``model_grids`` is the layer's model grid from :func:`model_layer_grids`; the model
     visibilities are interpolated and subtracted visibility by visibility, never stored.
@@ -123,7 +124,7 @@ def grid_residual_layer(
     if grid is None:
         grid = new_grids(plan, model_grids.dtype, backend)
     dropped = backend.grid_residual(sorted_vis.pu, sorted_vis.pv, sorted_vis.w,
-                                    sorted_vis.values[0], sorted_vis.values[1], model_grids,
+                                    sorted_vis.values[which], sorted_vis.values[1], model_grids,
                                     grid, table=plan.table,
                                     w_layer=float(plan.layer_centers[layer]), chirp=plan.chirp,
                                     span=(lo, hi))

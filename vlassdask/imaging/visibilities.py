@@ -1,8 +1,9 @@
-"""Per-chunk visibility preparation: Stokes I from the parallel hands and phase rotation.
+"""Per-chunk visibility preparation: Stokes parameters from the correlations, phase rotation.
 
 Stokes I follows CASA: a (row, channel) counts only where both parallel hands (RR and LL, or XX
 and YY) are unflagged; each hand is weighted by its own weight, so the weighted Stokes I
-visibility is ``w1 V1 + w2 V2`` with weight ``w1 + w2`` (see SPEC "Imaging conventions").
+visibility is ``w1 V1 + w2 V2`` with weight ``w1 + w2`` (see SPEC "Imaging conventions"). Q, U
+and V follow the same rule with their own correlations (:mod:`vlassdask.imaging.stokes`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import math
 import numpy as np
 
 from vlassdask.errors import InputError
+from vlassdask.imaging.stokes import StokesRecipe, stokes_recipe
 from vlassdask.kernels.constants import SPEED_OF_LIGHT
 from vlassdask.survey.coordinates import sin_offsets
 
@@ -36,16 +38,28 @@ def parallel_hand_indices(corr_types: list[int]) -> tuple[int, int]:
                      f"have {present} (CORR_TYPE {list(corr_types)})")
 
 
-def stokes_i_block(
+def stokes_recipes(stokes: str, corr_types) -> tuple[tuple[StokesRecipe, tuple[int, int]], ...]:
+    """The recipe and correlation indices of each Stokes parameter in ``stokes`` (``"IQU"``)
+    for data with ``corr_types`` (:func:`vlassdask.imaging.stokes.stokes_recipe`)."""
+    return tuple(stokes_recipe(s, corr_types) for s in stokes)
+
+
+def stokes_block(
     data: np.ndarray,
     flag: np.ndarray,
     weight: np.ndarray,
     flag_row: np.ndarray | None,
     *,
-    hands: tuple[int, int],
+    recipes: tuple[tuple[StokesRecipe, tuple[int, int]], ...],
     label: str = "",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weighted Stokes I visibilities of one row chunk.
+    """Weighted Stokes visibilities of one row chunk.
+
+    A (row, channel) is usable where every correlation of every recipe is unflagged. Its
+    weight ``wsum`` is that of the first Stokes parameter (``w_a + w_b`` of its two
+    correlations); each Stokes parameter ``S_k`` is the weighted combination of its own two
+    correlations (:class:`~vlassdask.imaging.stokes.StokesRecipe`), stored as ``wsum x S_k``.
+    For Stokes I alone this is CASA's ``w1 V1 + w2 V2`` with weight ``w1 + w2``.
 
     Parameters
     ----------
@@ -57,17 +71,17 @@ def stokes_i_block(
         float (row, chan, corr) (WEIGHT_SPECTRUM) or (row, corr) (WEIGHT).
     flag_row
         bool (row,) or None.
-    hands
-        Indices of the two parallel hands along ``corr``.
+    recipes
+        From :func:`stokes_recipes`.
     label
         Names the data (field/spw) in error messages.
 
     Returns
     -------
     vis : numpy.ndarray
-        complex64 (row, chan): w1 V1 + w2 V2, zero where unusable.
+        complex64 (stokes, row, chan): ``wsum x S_k``, zero where unusable.
     wsum : numpy.ndarray
-        float32 (row, chan): w1 + w2, zero where unusable.
+        float32 (row, chan), zero where unusable.
     counts : numpy.ndarray
         int64 [total, unflagged, unflagged with zero weight].
 
@@ -76,55 +90,64 @@ def stokes_i_block(
     InputError
         If an unflagged visibility or weight is not finite.
     """
-    w1, w2, ok = _hands(flag, weight, flag_row, hands)
-    d1, d2 = data[..., hands[0]], data[..., hands[1]]
-    bad = ok & ~(np.isfinite(d1) & np.isfinite(d2))
+    weights, ok = _usable(flag, weight, flag_row, recipes)
+    used = sorted(weights)
+    bad = ok & ~np.logical_and.reduce([np.isfinite(data[..., c]) for c in used])
     if bad.any():
         raise InputError(f"{int(bad.sum())} unflagged visibilities are NaN/inf {label}; flag them "
                          "before imaging")
-    wsum, counts = _weight_sum(w1, w2, ok, label)
-    vis = np.where(ok, w1 * d1 + w2 * d2, 0).astype(np.complex64)
+    wsum, counts = _weight_sum(weights, recipes, ok, label)
+    vis = np.empty((len(recipes),) + flag.shape[:2], dtype=np.complex64)
+    for k, (recipe, (a, b)) in enumerate(recipes):
+        w_a, w_b = weights[a], weights[b]
+        combined = w_a * data[..., a] + recipe.sign * w_b * data[..., b]
+        if k:  # S_k x wsum, S_k averaged with its own correlations' weights
+            pair = w_a + w_b
+            combined = combined * np.divide(wsum, pair, out=np.zeros_like(pair), where=pair > 0)
+        vis[k] = np.where(ok, recipe.factor * combined, 0)
     return vis, wsum, counts
 
 
-def _hands(flag, weight, flag_row, hands):
-    """Weights (float32 (row, chan)) of the two hands and where both are usable."""
-    i1, i2 = hands
+def _usable(flag, weight, flag_row, recipes):
+    """Weights (float32 (row, chan)) of the correlations the recipes use, by index, and where
+    all of them are unflagged."""
     if weight.ndim == 2:
         weight = weight[:, None, :]
-    w1 = np.broadcast_to(weight[..., i1], flag.shape[:2]).astype(np.float32)
-    w2 = np.broadcast_to(weight[..., i2], flag.shape[:2]).astype(np.float32)
-    ok = ~(flag[..., i1] | flag[..., i2])
+    used = sorted({c for _, pair in recipes for c in pair})
+    weights = {c: np.broadcast_to(weight[..., c], flag.shape[:2]).astype(np.float32)
+               for c in used}
+    ok = ~np.logical_or.reduce([flag[..., c] for c in used])
     if flag_row is not None:
         ok &= ~flag_row[:, None]
-    return w1, w2, ok
+    return weights, ok
 
 
-def _weight_sum(w1, w2, ok, label):
-    bad = ok & ~(np.isfinite(w1) & np.isfinite(w2))
+def _weight_sum(weights, recipes, ok, label):
+    bad = ok & ~np.logical_and.reduce([np.isfinite(w) for w in weights.values()])
     if bad.any():
         raise InputError(f"{int(bad.sum())} unflagged weights are NaN/inf {label}")
-    wsum = np.where(ok, w1 + w2, np.float32(0))
-    if (wsum < 0).any():
+    a, b = recipes[0][1]
+    wsum = np.where(ok, weights[a] + weights[b], np.float32(0))
+    if (wsum < 0).any() or any((w[ok] < 0).any() for w in weights.values()):
         raise InputError(f"negative weights in the data {label}")
     counts = np.array([ok.size, int(ok.sum()), int((ok & (wsum <= 0)).sum())], dtype=np.int64)
     return wsum, counts
 
 
-def stokes_i_weights(
+def stokes_weights(
     flag: np.ndarray,
     weight: np.ndarray,
     flag_row: np.ndarray | None,
     *,
-    hands: tuple[int, int],
+    recipes: tuple[tuple[StokesRecipe, tuple[int, int]], ...],
     label: str = "",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Stokes I weights and counts of one row chunk, without reading the visibilities.
+    """Weights and counts of one row chunk, without reading the visibilities.
 
-    Returns ``wsum`` (float32 (row, chan)) and ``counts`` as :func:`stokes_i_block` does.
+    Returns ``wsum`` (float32 (row, chan)) and ``counts`` as :func:`stokes_block` does.
     """
-    w1, w2, ok = _hands(flag, weight, flag_row, hands)
-    return _weight_sum(w1, w2, ok, label)
+    weights, ok = _usable(flag, weight, flag_row, recipes)
+    return _weight_sum(weights, recipes, ok, label)
 
 
 def uvw_basis(ra: float, dec: float) -> np.ndarray:

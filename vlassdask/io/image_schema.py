@@ -118,6 +118,12 @@ VARIABLES: dict[str, VariableSpec] = {
                      "Restoring beam of each plane: FWHM major and minor axes (arcsec) and "
                      "position angle (deg east of north), as CASA reports them; "
                      "attrs['restoring_beam'] holds the first plane's."),
+        VariableSpec("PLANE_STATUS", PLANE_DIMS, "int8", "",
+                     "Coarse-cube plane status: 0 imaged and accepted, 1 rejected before "
+                     "imaging (not imaged: NaN images), 2 imaged and rejected after imaging "
+                     "(excluded from spectral use); attrs['planes'] holds the reasons."),
+        VariableSpec("FLAG_FRACTION", PLANE_DIMS, "float64", "",
+                     "Fraction of the plane's visibilities (of the image's fields) flagged."),
         VariableSpec("GRID_CORRECTION_L", ("l",), "float64", "",
                      "Anti-aliasing (gridding kernel) correction along l: the dirty image was "
                      "divided by GRID_CORRECTION_L x GRID_CORRECTION_M."),
@@ -157,8 +163,18 @@ PRODUCT_KINDS: dict[str, ProductKind] = {
                        "its RMS inside the quicklook product."),
     "combined": ProductKind(("SKY", "RMS", "COVERAGE"), "combined",
                             "RMS-weighted mean of several epochs at a common beam."),
-    "cube": ProductKind(("SKY",), "restored", "Coarse cube: one plane per spectral window. "
-                        "Planned: no recipe makes it yet."),
+    "cube": ProductKind(("SKY", "SKY_PBCOR", "RESIDUAL", "MODEL", "PRIMARY_BEAM", "RMS",
+                         "SUM_OF_WEIGHTS", "BEAM", "PLANE_STATUS", "FLAG_FRACTION"), "restored",
+                        "Coarse cube of one phase centre: one plane per spectral window and "
+                        "Stokes parameter (I, Q, U), each with its restoring beam, noise image, "
+                        "flag fraction and status (attrs['planes']: reasons, per-plane "
+                        "position correction)."),
+    "cube_common_beam": ProductKind(("SKY", "BEAM", "PLANE_STATUS"), "restored",
+                                    "A coarse cube's PB-corrected planes convolved to one "
+                                    "common beam (for rotation-measure synthesis)."),
+    "spectral_index": ProductKind(("ALPHA", "ALPHA_ERROR"), "alpha",
+                                  "Spectral index of Stokes I fitted across a coarse cube's "
+                                  "accepted planes, with its error."),
     "image": ProductKind(("SKY",), "restored",
                          "An image read from FITS (e.g. a VLASS archive image), with whichever "
                          "of RMS, PRIMARY_BEAM and RESIDUAL came with it."),

@@ -123,6 +123,7 @@ def clean_dataset(result: CleanResult, operator: ImagingOperator, clean: CleanCo
         cell_rad=operator.config.cell_rad,
         phase_center_rad=operator.phase_center_rad,
         frequency_hz=[operator.frequency_hz],
+        polarization=(operator.stokes,),
         time_mjd=[operator.time_mjd],
         product_kind=product_kind,
         attrs={

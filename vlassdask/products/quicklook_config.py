@@ -37,18 +37,18 @@ BUILTIN_PRESETS: dict[str, dict[str, Any]] = {
 _FLOATS = ("pb_limit", "pb_step_arcsec", "rms_box_arcsec", "rms_step_arcsec")
 
 
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def merge_documents(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """``base`` with ``override`` merged in, mapping by mapping (lists are replaced)."""
     out = dict(base)
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = _merge(out[key], value)
+            out[key] = merge_documents(out[key], value)
         else:
             out[key] = value
     return out
 
 
-def _section(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+def section(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     value = doc.get(name)
     if value is None:
         return {}
@@ -188,7 +188,7 @@ class QuickLookConfig:
         """
         doc = dict(doc or {})
         reject_unknown_keys(doc, SECTIONS, "unknown Quick Look section(s):")
-        presets = {**BUILTIN_PRESETS, **_section(doc, "presets")}
+        presets = {**BUILTIN_PRESETS, **section(doc, "presets")}
         if preset is not None:
             if preset not in presets:
                 known = ", ".join(map(str, presets)) or "none"
@@ -197,22 +197,22 @@ class QuickLookConfig:
             if not isinstance(chosen, Mapping):
                 raise ConfigError(f"preset {preset} must be a mapping of sections")
             reject_unknown_keys(chosen, SECTIONS[:-1], f"preset {preset}: unknown section(s):")
-            doc = _merge(doc, chosen)
-        imaging = dict(_section(doc, "imaging"))
-        clean = dict(_section(doc, "clean"))
-        for section, key in ((imaging, "imsize"), (clean, "cycleniter")):
-            if key in section:
+            doc = merge_documents(doc, chosen)
+        imaging = dict(section(doc, "imaging"))
+        clean = dict(section(doc, "clean"))
+        for part, key in ((imaging, "imsize"), (clean, "cycleniter")):
+            if key in part:
                 raise ConfigError(f"{key} is set per attempt by the retry ladder "
                                   f"(qa.product_types.QL.{key} and retry_ladder), not under "
-                                  f"{'imaging' if section is imaging else 'clean'}")
+                                  f"{'imaging' if part is imaging else 'clean'}")
         base = cls()
         imaging_cfg = ImagingConfig.from_mapping(
             {**{k: getattr(base.imaging, k) for k in ("cell_arcsec", "weighting", "robust")},
              **imaging})
         clean_cfg = CleanConfig.from_mapping({**{k: getattr(base.clean, k) for k in (
             "niter", "nsigma", "nmajor")}, **clean})
-        qa_cfg = QAConfig.from_mapping(_section(doc, "qa"))
-        options = dict(_section(doc, "quicklook"))
+        qa_cfg = QAConfig.from_mapping(section(doc, "qa"))
+        options = dict(section(doc, "quicklook"))
         known = [f.name for f in dataclasses.fields(cls) if f.name not in ("imaging", "clean",
                                                                              "qa")]
         reject_unknown_keys(options, known, "unknown quicklook option(s):")

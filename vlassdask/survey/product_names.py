@@ -7,8 +7,10 @@ Layout (dot-separated, as the NRAO archive names its images)::
              product (ql/se/cc)       |  |    version
                          pixel (0.1") bandwidth (MHz)
 
-Coarse cubes carry the spectral window after the version
+Coarse-cube planes carry the spectral window after the version
 (``VLASS2.1.cc.T10t02.J005000-023000.06.2048.v1.spw10.IQU.iter3.image.pbcor.tt0.subim.fits``);
+a cube's band-level images have none (the band-averaged Stokes V image
+``...v1.V.iter3.image.pbcor.tt0.subim.fits``, the spectral index ``...v1.I.iter3.alpha...``);
 rms images end in ``.rms.subim.fits``; spectral-index images have no Taylor term
 (``...I.iter3.alpha.subim.fits``, ``...I.iter3.alpha.error.subim.fits``).
 
@@ -114,7 +116,7 @@ class ProductName:
             raise InputError(f"pixel size {self.pixel_size_arcsec} arcsec is not 0.1..9.9")
         if not re.fullmatch(r"[IQUV]+", self.stokes):
             raise InputError(f"bad Stokes {self.stokes!r}: expected letters of IQUV")
-        if (self.spw is not None) != (self.product == "cc"):
+        if self.spw is not None and self.product != "cc":
             raise InputError("a spectral window (spw) goes with coarse-cube (cc) products only")
 
     @property
