@@ -30,6 +30,7 @@ import vlassdask
 from vlassdask.cli import (
     catalog,
     clean,
+    coarse_cube,
     combine,
     export,
     imaging,
@@ -70,8 +71,8 @@ def _root(
     products."""
 
 
-for _module in (pipeline, simulate, imaging, clean, quicklook, export, survey, combine, qa,
-                catalog):
+for _module in (pipeline, simulate, imaging, clean, quicklook, coarse_cube, export, survey,
+                combine, qa, catalog):
     _module.register(app)
 
 

@@ -24,7 +24,7 @@ from vlassdask.qa.plane_rejection import (
     NOT_IMAGED,
     REJECTED,
     PlaneRejectionConfig,
-    scaled_median_beam,
+    fit_beam_model,
 )
 
 _LOCK = threading.Lock()  # matplotlib is not thread-safe
@@ -41,7 +41,7 @@ def plot_planes(planes: Sequence[dict], rejection: PlaneRejectionConfig, out: Pa
     freqs = np.array([p["reference_frequency_hz"] for p in planes]) / 1e9
     beams = [(p["beam"]["major_arcsec"], p["beam"]["minor_arcsec"])
              if p["status"] != NOT_IMAGED else None for p in planes]
-    ref, major, minor = scaled_median_beam(beams, freqs * 1e9)
+    model = fit_beam_model(beams, freqs * 1e9, rejection.beam_model)
     with _LOCK:
         fig = Figure(figsize=(8, 8.5))
         FigureCanvasAgg(fig)
@@ -68,18 +68,17 @@ def plot_planes(planes: Sequence[dict], rejection: PlaneRejectionConfig, out: Pa
                           label=f"not imaged above {rejection.max_flagged_fields}")
         ax_fields.set_ylabel(f"fields > {rejection.field_flag_fraction:.0%} flagged")
         ax_fields.legend(fontsize=8, loc="upper left")
-        if ref > 0:
+        if model is not None:
             grid = np.linspace(freqs.min() * 0.97, freqs.max() * 1.03, 100)
-            for axis, style in ((major, "-"), (minor, ":")):
-                expected = axis * ref / (grid * 1e9)
+            for expected, style in zip(model.expected(grid * 1e9), ("-", ":"), strict=True):
                 ax_beam.plot(grid, expected, "k" + style, lw=1)
                 ax_beam.fill_between(grid, expected * (1 - rejection.beam_tolerance),
                                      expected * (1 + rejection.beam_tolerance), color="k",
                                      alpha=0.08)
         ax_beam.set_ylabel("beam major (filled) / minor (open), arcsec")
         ax_beam.set_xlabel("frequency (GHz)")
-        ax_beam.set_title(f"median beam scaled as 1/frequency, +/-{rejection.beam_tolerance:.0%}",
-                          fontsize=9)
+        ax_beam.set_title(f"expected beam ({rejection.beam_model} model), "
+                          f"+/-{rejection.beam_tolerance:.0%}", fontsize=9)
         fig.tight_layout()
         fig.savefig(out, dpi=90)
 

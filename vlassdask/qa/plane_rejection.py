@@ -6,7 +6,8 @@ have more than ``field_flag_fraction`` of their data in that spectral window fla
 the spectral window is fully flagged. After imaging, a plane is *rejected* when the flagged
 fraction of all its visibilities is at least ``spw_flag_fraction``, or when its restoring
 beam's major or minor axis differs by more than ``beam_tolerance`` from the median beam over
-the imaged planes scaled to the plane's frequency (axes proportional to 1 / frequency).
+the imaged planes scaled to the plane's frequency (axes proportional to 1 / frequency; by
+default the scaling allows for the uv taper's constant width: :func:`fit_beam_model`).
 
 :func:`flag_counts` is a lazy dask computation over the Measurement Set's flags (one small
 task per row chunk and a tree sum): building it reads nothing.
@@ -32,6 +33,7 @@ from vlassdask.imaging.visibilities import stokes_recipes
 #: Plane statuses, as stored (``PLANE_STATUS``) and reported.
 IMAGED, NOT_IMAGED, REJECTED = "imaged", "rejected before imaging", "rejected after imaging"
 STATUS_CODES = {IMAGED: 0, NOT_IMAGED: 1, REJECTED: 2}
+BEAM_MODELS = ("taper", "inverse-frequency")
 
 
 @dataclass(frozen=True)
@@ -48,16 +50,25 @@ class PlaneRejectionConfig:
         After imaging: a plane whose visibilities are at least this fraction flagged is
         rejected (0.8).
     beam_tolerance
-        After imaging: relative difference of a beam axis from the frequency-scaled median
-        beam above which the plane is rejected (0.2).
+        After imaging: relative difference of a beam axis from the beam expected at the
+        plane's frequency above which the plane is rejected (0.2).
+    beam_model
+        How the expected beam follows frequency (:func:`fit_beam_model`): ``taper`` (default:
+        ``axis^2 = A / nu^2 + C`` fitted robustly over the planes, which allows for the uv
+        taper) or ``inverse-frequency`` (SPEC's median beam scaled as 1 / frequency, which
+        with the 2" taper rejects healthy planes at the band edges: docs/coarse-cubes.md).
     """
 
     field_flag_fraction: float = 0.9
     max_flagged_fields: int = 12
     spw_flag_fraction: float = 0.8
     beam_tolerance: float = 0.2
+    beam_model: str = "taper"
 
     def __post_init__(self) -> None:
+        if self.beam_model not in BEAM_MODELS:
+            raise ConfigError(f"rejection.beam_model must be one of {', '.join(BEAM_MODELS)}, "
+                              f"got {self.beam_model!r}")
         for name in ("field_flag_fraction", "spw_flag_fraction", "beam_tolerance"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) \
@@ -158,19 +169,58 @@ def reasons_before_imaging(summary: FlagSummary, config: PlaneRejectionConfig) -
     return []
 
 
-def scaled_median_beam(beams: Sequence[tuple[float, float] | None],
-                       frequencies_hz: Sequence[float]) -> tuple[float, float, float]:
-    """``(reference frequency, major, minor)``: the median over the imaged planes of each beam
-    axis scaled to the reference frequency (the median of theirs; axes ~ 1 / frequency). A
-    plane at ``nu`` is expected to have ``axis x reference / nu``. Zeros without planes."""
+@dataclass(frozen=True)
+class BeamModel:
+    """Expected restoring-beam axes against frequency: ``axis(nu)^2 = A / nu^2 + C`` per axis.
+
+    ``C = 0`` is SPEC's "median beam scaled to the plane's frequency (proportional to
+    1 / frequency)"; a uv taper adds a frequency-independent width in quadrature (``C > 0``),
+    which a pure 1 / frequency scaling mistakes for distortion at the band edges.
+    """
+
+    slope: tuple[float, float]  # A of (major, minor), arcsec^2 Hz^2
+    offset: tuple[float, float]  # C of (major, minor), arcsec^2
+
+    def expected(self, freq_hz) -> tuple[np.ndarray, np.ndarray]:
+        """(major, minor) arcsec expected at ``freq_hz``."""
+        x = 1.0 / np.asarray(freq_hz, dtype=np.float64) ** 2
+        return tuple(np.sqrt(np.maximum(a * x + c, 0.0))  # type: ignore[return-value]
+                     for a, c in zip(self.slope, self.offset, strict=True))
+
+
+def _theil_sen(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Robust line ``y = a x + c``: the median of the pairwise slopes, then of the offsets."""
+    i, j = np.triu_indices(x.size, k=1)
+    keep = x[j] != x[i]
+    slope = float(np.median((y[j] - y[i])[keep] / (x[j] - x[i])[keep])) if keep.any() else 0.0
+    return slope, float(np.median(y - slope * x))
+
+
+def fit_beam_model(beams: Sequence[tuple[float, float] | None],
+                   frequencies_hz: Sequence[float], kind: str) -> BeamModel | None:  # fmt: skip
+    """The :class:`BeamModel` of the imaged planes (``beams`` None where not imaged).
+
+    ``kind`` ``inverse-frequency``: SPEC's rule, ``C = 0`` and ``A`` from the median of
+    ``axis x nu`` (the median beam scaled as 1 / frequency); ``taper``: ``A`` and ``C`` fitted
+    robustly (Theil-Sen on ``axis^2`` against ``1 / nu^2``, tolerating a minority of distorted
+    planes), which is the 1 / frequency rule when no taper widens the beams. None without
+    imaged planes.
+    """
     freqs = np.asarray(frequencies_hz, dtype=np.float64)
     imaged = [k for k, b in enumerate(beams) if b is not None]
     if not imaged:
-        return 0.0, 0.0, 0.0
-    reference = float(np.median(freqs[imaged]))
-    major, minor = (float(np.median([beams[k][a] * freqs[k] / reference for k in imaged]))
-                    for a in (0, 1))
-    return reference, major, minor
+        return None
+    slope, offset = [], []
+    for a in (0, 1):
+        axis = np.array([beams[k][a] for k in imaged])
+        if kind == "inverse-frequency" or len(imaged) < 3:
+            slope.append(float(np.median(axis * freqs[imaged])) ** 2)
+            offset.append(0.0)
+        else:
+            s, c = _theil_sen(1.0 / freqs[imaged] ** 2, axis**2)
+            slope.append(s)
+            offset.append(c)
+    return BeamModel(tuple(slope), tuple(offset))  # type: ignore[arg-type]
 
 
 def reasons_after_imaging(
@@ -197,8 +247,7 @@ def reasons_after_imaging(
     list of list of str
         One list of reasons per plane.
     """
-    freqs = np.asarray(frequencies_hz, dtype=np.float64)
-    reference, *median = scaled_median_beam(beams, freqs)
+    model = fit_beam_model(beams, frequencies_hz, config.beam_model)
     out: list[list[str]] = []
     for k, beam in enumerate(beams):
         reasons: list[str] = []
@@ -206,12 +255,13 @@ def reasons_after_imaging(
             if summaries[k].flagged_fraction >= config.spw_flag_fraction:
                 reasons.append(f"{summaries[k].flagged_fraction:.1%} of the spectral window is "
                                f"flagged (limit {config.spw_flag_fraction:.0%})")
+            expected = model.expected(frequencies_hz[k])
             for a, axis in enumerate(("major", "minor")):
-                expected = median[a] * reference / freqs[k]
-                off = beam[a] / expected - 1.0
+                off = beam[a] / float(expected[a]) - 1.0
                 if abs(off) > config.beam_tolerance:
                     reasons.append(f"beam {axis} axis {beam[a]:.2f}\" is {off:+.0%} from the "
-                                   f"median beam scaled to this frequency ({expected:.2f}\"; "
-                                   f"limit {config.beam_tolerance:.0%})")
+                                   f"beam expected at this frequency ({float(expected[a]):.2f}"
+                                   f"\" from the planes' {config.beam_model} model; limit "
+                                   f"{config.beam_tolerance:.0%})")
         out.append(reasons)
     return out
