@@ -29,7 +29,8 @@ BUILTIN_PRESETS: dict[str, dict[str, Any]] = {
               "imaging": {"row_chunks": 10000}},
 }
 #: Defaults of the sections shared with Quick Look that differ from Quick Look's.
-CUBE_IMAGING = {"cell_arcsec": 1.0, "weighting": "briggs", "robust": 1.0, "taper_arcsec": 2.0}
+CUBE_IMAGING = {"cell_arcsec": 1.0, "weighting": "briggs", "robust": 1.0, "taper_arcsec": 2.0,
+                "gridder": "2d", "w_reference": "field"}
 CUBE_CLEAN = {"niter": 20000, "nsigma": 4.5, "nmajor": 220}
 
 
