@@ -57,8 +57,9 @@ def test_graph_is_built_without_reading_data(polarised_ms, tmp_path):
     executed = []
     with Callback(pretask=lambda key, dsk, state: executed.append(key)):
         plan = plan_coarse_cube(polarised_ms, PHASE_CENTER, tmp_path, tiny_config())
+        tasks = plan.tasks()  # the whole cube: flags -> decisions -> planes, and V
     assert executed == []
-    assert plan.spws == list(range(len(SPWS))) and len(plan.planes) == len(SPWS)
+    assert plan.spws == list(range(len(SPWS))) and len(tasks) == len(SPWS) + 1
     assert np.all(np.diff(plan.frequencies_hz) > 0)
     assert not any(tmp_path.iterdir())  # nothing written either
 

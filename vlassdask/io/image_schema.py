@@ -32,6 +32,7 @@ Decisions
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,9 +42,13 @@ import dask.array as da
 import numpy as np
 import xarray as xr
 from astropy.io import fits
-from astropy.wcs import WCS
+from astropy.wcs import WCS, FITSFixedWarning
 
 from vlassdask.errors import InputError
+
+# astropy notes that it derived OBSGEO-L/B/H from the OBSGEO-X/Y/Z of the VLASS headers; the
+# filter is process-wide because warnings.catch_warnings is not thread-safe.
+warnings.filterwarnings("ignore", message="'obsfix' made the change", category=FITSFixedWarning)
 
 SCHEMA_VERSION = "1"
 IMAGE_DIMS = ("time", "frequency", "polarization", "l", "m")

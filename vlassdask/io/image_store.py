@@ -83,6 +83,13 @@ def provenance_record(
     return {"command": command, "config": dict(config or {}), "inputs": describe_inputs(inputs)}
 
 
+# Zarr v3 stores here are written with consolidated metadata (what xarray.open_zarr reads
+# fastest); zarr warns that consolidation is not part of the v3 specification. The filter is
+# process-wide on purpose: warnings.catch_warnings is not thread-safe, and stores are written
+# and read from several threads at once.
+warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part",
+                        category=UserWarning)
+
 #: Coordinates of names, stored as variable-length strings (Zarr v3 has no fixed-length type).
 _STRING_COORDS = ("polarization", "beam_param")
 
@@ -117,9 +124,7 @@ def _prepared(ds: xr.Dataset) -> tuple[xr.Dataset, dict[str, dict]]:
 
 
 def _to_zarr(ds: xr.Dataset, path: Path, encoding: dict, *, compute: bool) -> Any:
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-        return ds.to_zarr(path, mode="w-", encoding=encoding, consolidated=True, compute=compute)
+    return ds.to_zarr(path, mode="w-", encoding=encoding, consolidated=True, compute=compute)
 
 
 def _finalise(_written: Any, staging: Path, final: Path, overwrite: bool) -> Path:

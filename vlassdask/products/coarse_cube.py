@@ -49,8 +49,8 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -214,12 +214,8 @@ class CubePlan:
         Delayed list of those with data.
     flags
         Delayed :class:`~vlassdask.qa.plane_rejection.FlagSummary` per plane.
-    planes
-        Delayed plane record (a dict) per plane.
-    band_v
-        Delayed record of the band-averaged V image, or None.
     scratch
-        Directory of the planes' scratch stores.
+        Directory of the planes' scratch stores (made when the tasks run).
     """
 
     names: CubeNames
@@ -231,14 +227,22 @@ class CubePlan:
     candidates: list[int]
     fields: Any
     flags: list[Any]
-    planes: list[Any]
-    band_v: Any
     scratch: Path
 
-    @property
-    def tasks(self) -> list[Any]:
-        """The plane tasks and the V task: what :func:`make_coarse_cube` computes."""
-        return [*self.planes, *([self.band_v] if self.band_v is not None else [])]
+    def tasks(self, fields: Any = None, flags: list[Any] | None = None) -> list[Any]:
+        """Delayed plane records (one per plane) and, with ``band_averaged_v``, the V record:
+        the whole cube as one graph. ``fields``/``flags`` replace the plan's delayed ones by
+        values already computed (so that the flags are not read twice)."""
+        fields = self.fields if fields is None else fields
+        flags = self.flags if flags is None else flags
+        ms, center, config, scratch = str(self.ms), self.center_deg, self.config, \
+            str(self.scratch)
+        out = [dask.delayed(image_plane, pure=False)(ms, s, fields, center, config, f, scratch)
+               for s, f in zip(self.spws, flags, strict=True)]
+        if config.band_averaged_v:
+            out.append(dask.delayed(image_band_v, pure=False)(ms, self.spws, fields, center,
+                                                              config, flags, scratch))
+        return out
 
 
 @dataclass
@@ -315,16 +319,9 @@ def plan_coarse_cube(ms: str | os.PathLike, phasecenter: str, out_dir: str | os.
     counts = [flag_counts(by_spw[s], stokes) for s in spws]
     fields = dask.delayed(_present_fields)(candidates, *counts)
     flags = [dask.delayed(summarise_flags)(c, fields, config.rejection) for c in counts]
-    scratch = scratch or Path(out_dir) / f".{names.stem}.planes"
-    planes = [dask.delayed(image_plane, pure=False)(str(ms), s, fields, center, config, f,
-                                                    str(scratch))
-              for s, f in zip(spws, flags, strict=True)]
-    band_v = dask.delayed(image_band_v, pure=False)(
-        str(ms), spws, fields, center, config, flags, str(scratch)) \
-        if config.band_averaged_v else None
+    scratch = scratch or Path(out_dir) / f".{names.stem}.planes-{uuid.uuid4().hex[:8]}"
     freqs = [float(by_spw[s]["chan_freq"].values.mean()) for s in spws]
-    return CubePlan(names, center, config, ms, spws, freqs, candidates, fields, flags, planes,
-                    band_v, scratch)
+    return CubePlan(names, center, config, ms, spws, freqs, candidates, fields, flags, scratch)
 
 
 def _clean_config(config: CoarseCubeConfig):
@@ -372,6 +369,7 @@ def _clean_stokes(ms: str, spws: list[int], fields: list[int], center, config: C
 
 def _scratch_store(ds_by_stokes: dict[str, xr.Dataset], path: Path) -> None:
     """The Stokes planes of one imaging as one scratch store (dims polarization = Stokes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     merged = xr.concat(list(ds_by_stokes.values()), dim="polarization", data_vars="minimal",
                        coords="minimal", compat="override", combine_attrs="override")
     write_image_store(merged, path, overwrite=True)
@@ -412,6 +410,7 @@ def image_band_v(ms: str, spws: list[int], fields: list[int], center,
         return {"spws": [], "status": NOT_IMAGED}
     with in_this_task():
         images, facts = _clean_stokes(ms, use, fields, center, config.with_threads(1, 1), "V")
+        Path(scratch).mkdir(parents=True, exist_ok=True)
         write_image_store(images["V"], Path(scratch) / "V.zarr", overwrite=True)
     return {**facts, "spws": use, "status": IMAGED, "seconds": time.perf_counter() - t0}
 
@@ -436,11 +435,19 @@ def _check_cube_memory(plan: CubePlan, slots: int) -> None:
                       f"in flight ({per_plane / 2**30:.2f} GiB each)")
 
 
+def _compute(tasks: list, slots: int) -> list:
+    """Compute delayed ``tasks`` on the cluster (or this machine's threads)."""
+    client = current_client()
+    if client is None:
+        return list(dask.compute(*tasks, scheduler="threads", num_workers=slots))
+    return client.gather(client.compute(tasks))
+
+
 def _compute_tasks(tasks: list, log: Callable[[str], None], slots: int) -> list[dict]:
     """Compute the plane (and V) tasks on the cluster, logging each as it finishes."""
     client = current_client()
     if client is None:
-        return list(dask.compute(*tasks, scheduler="threads", num_workers=slots))
+        return _compute(tasks, slots)
     from distributed import as_completed
 
     futures = client.compute(tasks)
@@ -674,17 +681,26 @@ def make_coarse_cube(
     """
     config = config or CoarseCubeConfig()
     out_dir = Path(out_dir)
+    plan = plan_coarse_cube(ms, phasecenter, out_dir, config)
+    for path, kind in plan.names.all(plan.spws, config.band_averaged_v):
+        check_can_write(path, overwrite=overwrite, inputs=[plan.ms], kind=kind)
+    slots = _slots()
+    _check_cube_memory(plan, slots)
+    log(f"{phasecenter}: {len(plan.candidates)} field(s) reach the {config.imsize}^2 image; "
+        f"{len(plan.spws)} plane(s) x Stokes {config.stokes}, {slots} in flight")
+    fields, *flags = _compute([plan.fields, *plan.flags], slots)
+    before = [reasons_before_imaging(f, config.rejection) for f in flags]
+    for spw, reasons in zip(plan.spws, before, strict=True):
+        if reasons:
+            log(f"spw {spw}: not imaged: {reasons[0]}")
+    if all(before):
+        raise InputError("every plane is rejected before imaging: "
+                         + "; ".join(f"spw {s}: {r[0]}"
+                                     for s, r in zip(plan.spws, before, strict=True)))
     out_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".cube-planes-", dir=out_dir) as scratch:
-        plan = plan_coarse_cube(ms, phasecenter, out_dir, config, scratch=Path(scratch))
-        for path, kind in plan.names.all(plan.spws, config.band_averaged_v):
-            check_can_write(path, overwrite=overwrite, inputs=[plan.ms], kind=kind)
-        slots = _slots()
-        _check_cube_memory(plan, slots)
-        log(f"{phasecenter}: {len(plan.candidates)} field(s) reach the {config.imsize}^2 image; "
-            f"{len(plan.spws)} plane(s) x Stokes {config.stokes}, {slots} in flight")
+    try:
         t0 = time.perf_counter()
-        records = _compute_tasks(plan.tasks, log, slots)
+        records = _compute_tasks(plan.tasks(fields, flags), log, slots)
         planes = _decide(plan, records[: len(plan.spws)])
         band_v = records[len(plan.spws)] if config.band_averaged_v else None
         log(f"planes imaged in {time.perf_counter() - t0:.1f} s: "
@@ -692,6 +708,8 @@ def make_coarse_cube(
             f"{sum(p['status'] == REJECTED for p in planes)} rejected after imaging, "
             f"{sum(p['status'] == NOT_IMAGED for p in planes)} not imaged")
         return _write(plan, planes, band_v, overwrite=overwrite, command=command)
+    finally:
+        shutil.rmtree(plan.scratch, ignore_errors=True)
 
 
 def _box(config: CoarseCubeConfig) -> tuple[int, int, int, int]:
@@ -704,9 +722,6 @@ def _write(plan: CubePlan, planes: list[dict], band_v: dict | None, *, overwrite
            command: str | None) -> CoarseCubeProduct:  # fmt: skip
     """Write every product from the scratch stores (see the module docstring)."""
     names, box = plan.names, _box(plan.config)
-    if not any(p["status"] != NOT_IMAGED for p in planes):
-        raise InputError("every plane was rejected before imaging: "
-                         + "; ".join(f"spw {p['spw']}: {p['reasons'][0]}" for p in planes))
     cube = _cube_dataset(plan, planes, command)
     write_image_store(cube, names.store, overwrite=overwrite)
     cube = open_image_store(names.store)
