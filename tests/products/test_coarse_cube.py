@@ -10,7 +10,7 @@ import pytest
 from astropy.io import fits
 from dask.callbacks import Callback
 
-from vlassdask.errors import InputError
+from vlassdask.errors import ConfigError, InputError
 from vlassdask.io.image_schema import check_image
 from vlassdask.io.image_store import open_image_store
 from vlassdask.products.coarse_cube import make_coarse_cube, plan_coarse_cube
@@ -158,3 +158,30 @@ def test_config_naming_missing_spws_is_refused(polarised_ms, tmp_path):
     with pytest.raises(InputError, match=r"cube.spws names spectral window\(s\) \[7\] that .* "
                                          r"lacks \(it has \[0, 1, 2, 3, 4, 5\]\)"):
         plan_coarse_cube(polarised_ms, PHASE_CENTER, tmp_path, tiny_config(cube={"spws": [1, 7]}))
+
+
+def test_config_document_matches_builtin_defaults():
+    from vlassdask.io.config_files import read_yaml_mapping
+
+    doc = read_yaml_mapping("pipelines/coarse_cube.yaml", what="coarse-cube configuration")
+    assert CoarseCubeConfig.from_document(doc) == CoarseCubeConfig()
+    assert CoarseCubeConfig.from_document(doc, preset="small") == \
+        CoarseCubeConfig.from_document({}, preset="small")
+    default = CoarseCubeConfig()
+    imaging = default.plane.imaging
+    assert (imaging.cell_arcsec, imaging.taper_arcsec, imaging.gridder) == (1.0, 2.0, "2d")
+    assert (default.imsize, default.stokes, default.rejection.max_flagged_fields) == \
+        (7290, "IQU", 12)
+
+
+@pytest.mark.parametrize("doc, says", [
+    ({"cube": {"stokes": "IQUV"}}, "cube.stokes must be distinct letters of IQU"),
+    ({"imaging": {"imsize": 512}}, "imsize of coarse cubes is set under cube"),
+    ({"imaging": {"stokes": "I"}}, "set under cube .stokes."),
+    ({"cube": {"spws": [1, "a"]}}, "cube.spws must be a list"),
+    ({"cube": {"colour": 1}}, "unknown cube option"),
+    ({"cubes": {}}, "unknown coarse-cube section"),
+])  # fmt: skip
+def test_bad_configuration_is_refused(doc, says):
+    with pytest.raises(ConfigError, match=says):
+        CoarseCubeConfig.from_document(doc)
