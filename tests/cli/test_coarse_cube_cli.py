@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -89,3 +90,24 @@ def test_every_plane_flagged_is_refused_before_anything_is_written(tile, tmp_pat
     assert_one_error(proc, "every plane is rejected before imaging: spw 0: the spectral window "
                            "is fully flagged")
     assert not (tmp_path / "o").exists()
+
+
+def test_ctrl_c_exits_130_and_the_next_run_cleans_up(tile, tmp_path):
+    out = tmp_path / "cube"
+    argv = [sys.executable, "-m", "vlassdask.cli.main", "coarse-cube", "--ms",
+            str(tile / "tile.ms"), "--phasecenter", PHASE_CENTER, "--out", str(out), "--config",
+            str(tile / "cube.yaml")]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:  # wait until the planes are being imaged, then press Ctrl-C
+        lines.append(line)
+        if "in flight" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130, "".join(lines) + rest
+    assert rest.strip().splitlines()[-1] == "error: interrupted" and "Traceback" not in rest
+    assert not out.exists() or not [p for p in out.iterdir() if not p.name.startswith(".")]
+    rerun = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # leftovers removed

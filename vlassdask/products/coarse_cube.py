@@ -50,7 +50,6 @@ import math
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +70,7 @@ from vlassdask.imaging.imaging_operator import ImagingOperator
 from vlassdask.imaging.memory import check_memory, estimate_imaging_memory
 from vlassdask.imaging.mosaic_beam import fields_reaching, mosaic_primary_beam
 from vlassdask.imaging.spectral_fit import spectral_index_images
-from vlassdask.io.atomic import atomic_output, check_can_write
+from vlassdask.io.atomic import atomic_output, check_can_write, temporary_sibling
 from vlassdask.io.cube_report import write_cube_report
 from vlassdask.io.fits_export import export_fits
 from vlassdask.io.image_schema import DEFAULT_CHUNK_PIXELS, make_image_dataset
@@ -319,7 +318,7 @@ def plan_coarse_cube(ms: str | os.PathLike, phasecenter: str, out_dir: str | os.
     counts = [flag_counts(by_spw[s], stokes) for s in spws]
     fields = dask.delayed(_present_fields)(candidates, *counts)
     flags = [dask.delayed(summarise_flags)(c, fields, config.rejection) for c in counts]
-    scratch = scratch or Path(out_dir) / f".{names.stem}.planes-{uuid.uuid4().hex[:8]}"
+    scratch = scratch or temporary_sibling(names.store, "tmp")  # a killed run's: removed later
     freqs = [float(by_spw[s]["chan_freq"].values.mean()) for s in spws]
     return CubePlan(names, center, config, ms, spws, freqs, candidates, fields, flags, scratch)
 
@@ -697,6 +696,7 @@ def make_coarse_cube(
         raise InputError("every plane is rejected before imaging: "
                          + "; ".join(f"spw {s}: {r[0]}"
                                      for s, r in zip(plan.spws, before, strict=True)))
+    created = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     try:
         t0 = time.perf_counter()
@@ -710,6 +710,8 @@ def make_coarse_cube(
         return _write(plan, planes, band_v, overwrite=overwrite, command=command)
     finally:
         shutil.rmtree(plan.scratch, ignore_errors=True)
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # interrupted or failed before any product: leave nothing
 
 
 def _box(config: CoarseCubeConfig) -> tuple[int, int, int, int]:
