@@ -30,6 +30,10 @@ CORR_NAMES = {5: "RR", 6: "RL", 7: "LR", 8: "LL", 9: "XX", 10: "XY", 11: "YX", 1
 #: The four correlations of each feed basis, in MS order.
 FEED_CORR_TYPES = {"circular": (5, 6, 7, 8), "linear": (9, 10, 11, 12)}
 
+#: Indices into those four of the correlations a data set with ``all`` or only the
+#: ``parallel`` hands has.
+CORRELATION_SETS = {"all": (0, 1, 2, 3), "parallel": (0, 3)}
+
 #: Stokes parameters an image plane can hold.
 STOKES = ("I", "Q", "U", "V")
 

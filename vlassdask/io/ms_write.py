@@ -26,11 +26,13 @@ import xarray as xr
 from daskms import xds_to_table
 
 from vlassdask.errors import InputError
+from vlassdask.imaging.stokes import CORRELATION_SETS, FEED_CORR_TYPES
 
-#: Circular correlation types RR, RL, LR, LL (casacore Stokes enumeration).
-CIRCULAR_CORR_TYPES = (5, 6, 7, 8)
-#: Receptor index pairs of the circular correlations, shape (4, 2).
-CIRCULAR_CORR_PRODUCTS = ((0, 0), (0, 1), (1, 0), (1, 1))
+#: Receptor index pairs of the four correlations (RR, RL, LR, LL or XX, XY, YX, YY), (4, 2).
+CORR_PRODUCTS = ((0, 0), (0, 1), (1, 0), (1, 1))
+#: Receptor names of each feed basis.
+RECEPTORS = {"circular": ("R", "L"), "linear": ("X", "Y")}
+
 #: casacore frequency reference code of topocentric frequencies.
 FREQ_REF_TOPO = 5
 
@@ -111,13 +113,16 @@ def spectral_window_table(
     )
 
 
-def polarization_table() -> xr.Dataset:
-    """One POLARIZATION row: RR, RL, LR, LL."""
+def polarization_table(feeds: str = "circular", correlations: str = "all") -> xr.Dataset:
+    """One POLARIZATION row: RR, RL, LR, LL (linear feeds: XX, XY, YX, YY; ``parallel``: the
+    two parallel hands only)."""
+    keep = list(CORRELATION_SETS[correlations])
+    types = np.asarray(FEED_CORR_TYPES[feeds])[keep]
     return table_dataset(
         {
-            "CORR_TYPE": np.array([CIRCULAR_CORR_TYPES], dtype=np.int32),
-            "CORR_PRODUCT": np.array([CIRCULAR_CORR_PRODUCTS], dtype=np.int32),
-            "NUM_CORR": np.array([len(CIRCULAR_CORR_TYPES)], dtype=np.int32),
+            "CORR_TYPE": np.array([types], dtype=np.int32),
+            "CORR_PRODUCT": np.array([np.asarray(CORR_PRODUCTS)[keep]], dtype=np.int32),
+            "NUM_CORR": np.array([types.size], dtype=np.int32),
             "FLAG_ROW": np.zeros(1, dtype=bool),
         }
     )
@@ -206,8 +211,10 @@ def pointing_table(
     )
 
 
-def feed_table(n_antennas: int, time_mjd_s: float, interval_s: float) -> xr.Dataset:
-    """FEED rows, one per antenna: two circular receptors (R, L), valid for all windows."""
+def feed_table(n_antennas: int, time_mjd_s: float, interval_s: float,
+               feeds: str = "circular") -> xr.Dataset:  # fmt: skip
+    """FEED rows, one per antenna: two receptors (R, L, or X, Y for linear feeds), valid for
+    all windows."""
     n = n_antennas
     return table_dataset(
         {
@@ -219,7 +226,7 @@ def feed_table(n_antennas: int, time_mjd_s: float, interval_s: float) -> xr.Data
             "NUM_RECEPTORS": np.full(n, 2, dtype=np.int32),
             "BEAM_ID": np.full(n, -1, dtype=np.int32),
             "BEAM_OFFSET": np.zeros((n, 2, 2)),
-            "POLARIZATION_TYPE": np.array([["R", "L"]] * n),
+            "POLARIZATION_TYPE": np.array([list(RECEPTORS[feeds])] * n),
             "POL_RESPONSE": np.tile(np.eye(2, dtype=np.complex64), (n, 1, 1)),
             "POSITION": np.zeros((n, 3)),
             "RECEPTOR_ANGLE": np.zeros((n, 2)),

@@ -48,7 +48,7 @@ def _subtables(context: SimulationContext, n_sources: int) -> dict[str, xr.Datas
         "SPECTRAL_WINDOW": ms_write.spectral_window_table(
             layout.chan_freq_hz, layout.channel_width_hz, spw_names
         ),
-        "POLARIZATION": ms_write.polarization_table(),
+        "POLARIZATION": ms_write.polarization_table(config.feeds, config.correlations),
         "DATA_DESCRIPTION": ms_write.data_description_table(layout.spw_ids.size),
         "FIELD": ms_write.field_table(
             layout.field_ra_rad, layout.field_dec_rad, layout.field_names, field_mid
@@ -63,7 +63,8 @@ def _subtables(context: SimulationContext, n_sources: int) -> dict[str, xr.Datas
             np.repeat(layout.field_ra_rad, n_ant),
             np.repeat(layout.field_dec_rad, n_ant),
         ),
-        "FEED": ms_write.feed_table(n_ant, sum(time_range) / 2, time_range[1] - time_range[0]),
+        "FEED": ms_write.feed_table(n_ant, sum(time_range) / 2, time_range[1] - time_range[0],
+                                    config.feeds),
         "OBSERVATION": ms_write.observation_table(
             time_range, TELESCOPE_NAME, config.observer, config.project
         ),

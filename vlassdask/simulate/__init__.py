@@ -30,6 +30,7 @@ from astropy.time import Time
 from numpy.typing import NDArray
 
 from vlassdask.imaging.primary_beam import vla_primary_beam
+from vlassdask.imaging.stokes import CORRELATION_SETS, circular_to_linear
 from vlassdask.kernels.dft import predict_visibilities
 from vlassdask.simulate.array import (
     AntennaArray,
@@ -196,21 +197,27 @@ def simulate_chunk(
             predict_visibilities(
                 uvw[start:stop], freqs, lmn, stokes, gaussian_shape=shape, out=vis[start:stop]
             )
+    if config.feeds == "linear":
+        vis = circular_to_linear(vis)
     seeds = [config.seed, int(layout.spw_ids[spw_index]), first_time]
     sigma = config.visibility_sigma_jy
     if sigma > 0:
         rng = np.random.default_rng(np.random.SeedSequence(seeds + [0]))
         vis.real += rng.standard_normal(vis.shape) * sigma
         vis.imag += rng.standard_normal(vis.shape) * sigma
-    flag = _flags(context, seeds, time_index, antenna1, antenna2, freqs.size)
+    flag = _flags(context, seeds, time_index, antenna1, antenna2, freqs.size,
+                  int(layout.spw_ids[spw_index]), field)
+    keep = list(CORRELATION_SETS[config.correlations])
+    vis, flag = vis[..., keep], flag[..., keep]
+    ncorr = len(keep)
     weight_sigma = sigma if sigma > 0 else 1.0
     columns = {
         "DATA": vis.astype(np.complex64),
         "FLAG": flag,
         "FLAG_ROW": flag.all(axis=(1, 2)),
         "UVW": uvw,
-        "WEIGHT": np.full((time_index.size, 4), weight_sigma**-2, dtype=np.float32),
-        "SIGMA": np.full((time_index.size, 4), weight_sigma, dtype=np.float32),
+        "WEIGHT": np.full((time_index.size, ncorr), weight_sigma**-2, dtype=np.float32),
+        "SIGMA": np.full((time_index.size, ncorr), weight_sigma, dtype=np.float32),
         "TIME": layout.time_mjd_s[time_index],
         "TIME_CENTROID": layout.time_mjd_s[time_index],
         "INTERVAL": np.full(time_index.size, layout.integration_s),
@@ -224,14 +231,16 @@ def simulate_chunk(
     for name in ("FEED1", "FEED2", "STATE_ID", "ARRAY_ID", "OBSERVATION_ID", "PROCESSOR_ID"):
         columns[name] = np.zeros(time_index.size, dtype=np.int32)
     if config.weight_spectrum:
-        shape3 = (time_index.size, freqs.size, 4)
+        shape3 = (time_index.size, freqs.size, ncorr)
         columns["WEIGHT_SPECTRUM"] = np.full(shape3, weight_sigma**-2, dtype=np.float32)
         columns["SIGMA_SPECTRUM"] = np.full(shape3, weight_sigma, dtype=np.float32)
     return columns
 
 
-def _flags(context, seeds, time_index, antenna1, antenna2, n_chan) -> NDArray[np.bool_]:
-    """FLAG (row, chan, 4): random samples, time ranges and baselines of the config."""
+def _flags(context, seeds, time_index, antenna1, antenna2, n_chan, spw, field
+           ) -> NDArray[np.bool_]:  # fmt: skip
+    """FLAG (row, chan, 4): random samples, time ranges, baselines and the spectral window's
+    ``flag_spws`` rules of the config."""
     config, layout = context.config, context.layout
     sample = np.zeros((time_index.size, n_chan), dtype=bool)
     if config.flag_fraction > 0:
@@ -247,6 +256,16 @@ def _flags(context, seeds, time_index, antenna1, antenna2, n_chan) -> NDArray[np
         if len(ids) == 2:
             row |= np.isin(antenna1, ids) & np.isin(antenna2, ids)
     sample |= row[:, None]
+    rules = [r for r in config.flag_spws if r.spw == spw]
+    if rules:
+        positions = context.antennas.positions_itrf_m
+        length = np.linalg.norm(positions[antenna1] - positions[antenna2], axis=1)
+        for k, rule in enumerate(rules):
+            rows = length > rule.longer_than_m
+            if rule.fields is not None:
+                rows &= np.isin(field, rule.fields)
+            rng = np.random.default_rng(np.random.SeedSequence(seeds + [2, k]))
+            sample |= rows[:, None] & (rng.random(sample.shape) < rule.fraction)
     return np.repeat(sample[:, :, None], 4, axis=2)
 
 
@@ -254,6 +273,7 @@ def _main_dataset(context: SimulationContext, shared, spw_index: int) -> xr.Data
     """Main-table rows of one spectral window as lazily computed dask arrays."""
     n_bl = context.antenna1.size
     n_chan = context.layout.chan_freq_hz.shape[1]
+    ncorr = len(CORRELATION_SETS[context.config.correlations])
     per_chunk = max(1, context.config.rows_per_chunk // n_bl)
     n_times = context.layout.n_times
     pieces: dict[str, list] = {}
@@ -262,16 +282,16 @@ def _main_dataset(context: SimulationContext, shared, spw_index: int) -> xr.Data
         rows = (stop - first) * n_bl
         chunk = dask.delayed(simulate_chunk, pure=True)(shared, spw_index, first, stop)
         shapes = {
-            "DATA": ((rows, n_chan, 4), np.complex64),
-            "FLAG": ((rows, n_chan, 4), np.bool_),
+            "DATA": ((rows, n_chan, ncorr), np.complex64),
+            "FLAG": ((rows, n_chan, ncorr), np.bool_),
             "UVW": ((rows, 3), np.float64),
-            "WEIGHT": ((rows, 4), np.float32),
-            "SIGMA": ((rows, 4), np.float32),
+            "WEIGHT": ((rows, ncorr), np.float32),
+            "SIGMA": ((rows, ncorr), np.float32),
             **{name: ((rows,), dtype) for name, dtype in _ROW_COLUMNS.items()},
         }
         if context.config.weight_spectrum:
-            shapes["WEIGHT_SPECTRUM"] = ((rows, n_chan, 4), np.float32)
-            shapes["SIGMA_SPECTRUM"] = ((rows, n_chan, 4), np.float32)
+            shapes["WEIGHT_SPECTRUM"] = ((rows, n_chan, ncorr), np.float32)
+            shapes["SIGMA_SPECTRUM"] = ((rows, n_chan, ncorr), np.float32)
         for name, (shape, dtype) in shapes.items():
             pieces.setdefault(name, []).append(da.from_delayed(chunk[name], shape, dtype=dtype))
     dims = {3: ("row", "chan", "corr"), 2: ("row", "corr"), 1: ("row",)}

@@ -23,6 +23,36 @@ VLASS_BAND_START_HZ = 1.965e9
 VLASS_SPW_BANDWIDTH_HZ = 128e6
 
 _MODES = ("single", "otf")
+FEEDS = ("circular", "linear")
+CORRELATIONS = ("all", "parallel")
+_FLAG_RULE_KEYS = ("spw", "fields", "fraction", "longer_than_m")
+
+
+@dataclass(frozen=True)
+class SpwFlagRule:
+    """Flags of one spectral window (``flag_spws`` entries).
+
+    Attributes
+    ----------
+    spw
+        The VLASS spectral window (a value of ``spw_ids``).
+    fields
+        FIELD_IDs whose rows are flagged (None: all fields).
+    fraction
+        Probability that a (row, channel) sample is flagged (1: all of them); seeded.
+    longer_than_m
+        Only baselines longer than this (metres; 0: all baselines).
+    """
+
+    spw: int
+    fields: tuple[int, ...] | None = None
+    fraction: float = 1.0
+    longer_than_m: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """YAML form."""
+        return {"spw": self.spw, "fields": "all" if self.fields is None else list(self.fields),
+                "fraction": self.fraction, "longer_than_m": self.longer_than_m}
 
 
 @dataclass(frozen=True)
@@ -73,6 +103,15 @@ class SimulationConfig:
         (start, end) intervals in seconds from the observation start; rows inside are flagged.
     flag_baselines
         Antenna pairs (names or stations) whose rows are all flagged.
+    flag_spws
+        Flags of single spectral windows (:class:`SpwFlagRule`): from YAML a list of mappings
+        ``{spw, fields: all | [FIELD_IDs], fraction, longer_than_m}``, e.g. a window flagged in
+        most fields, or its long baselines only (which widens its beam).
+    feeds
+        ``circular`` (RR, RL, LR, LL; VLASS) or ``linear`` (XX, XY, YX, YY): the same sky in
+        either basis (:mod:`vlassdask.imaging.stokes`).
+    correlations
+        ``all`` four, or ``parallel`` hands only (RR, LL or XX, YY: Stokes I and V only).
     weight_spectrum
         Also write WEIGHT_SPECTRUM and SIGMA_SPECTRUM (row, chan, corr).
     seed
@@ -106,6 +145,9 @@ class SimulationConfig:
     flag_fraction: float = 0.0
     flag_time_ranges_s: tuple[tuple[float, float], ...] = ()
     flag_baselines: tuple[tuple[str, str], ...] = ()
+    flag_spws: tuple[SpwFlagRule, ...] = ()
+    feeds: str = "circular"
+    correlations: str = "all"
     weight_spectrum: bool = False
     seed: int = 0
     rows_per_chunk: int = 50_000
@@ -134,6 +176,8 @@ def to_dict(config: SimulationConfig) -> dict[str, Any]:
     """The config as a plain mapping (YAML-serialisable: tuples become lists)."""
 
     def plain(value: Any) -> Any:
+        if isinstance(value, SpwFlagRule):
+            return value.to_dict()
         return [plain(v) for v in value] if isinstance(value, tuple | list) else value
 
     return {f.name: plain(getattr(config, f.name)) for f in _fields()}
@@ -194,6 +238,8 @@ def _convert(key: str, value: Any) -> Any:
         return tuple(tuple(float(x) for x in _pair(key, v)) for v in _as_list(key, value))
     if key == "flag_baselines":
         return tuple(tuple(str(x) for x in _pair(key, v)) for v in _as_list(key, value))
+    if key == "flag_spws":
+        return tuple(_flag_rule(v) for v in _as_list(key, value))
     default = next(f for f in _fields() if f.name == key).default
     if value is None:
         if key in ("noise_sigma_jy", "start_utc"):
@@ -210,6 +256,31 @@ def _convert(key: str, value: Any) -> Any:
             raise ConfigError(f"simulation config '{key}' must be a number, got {value!r}")
         return float(value)
     return str(value)
+
+
+def _flag_rule(value: Any) -> SpwFlagRule:
+    """A ``flag_spws`` entry from its mapping."""
+    if isinstance(value, SpwFlagRule):
+        return value
+    if not isinstance(value, dict):
+        raise ConfigError(f"simulation config 'flag_spws' entries must be mappings, got {value!r}")
+    reject_unknown_keys(value, _FLAG_RULE_KEYS, "unknown flag_spws key(s):")
+    if "spw" not in value:
+        raise ConfigError("simulation config 'flag_spws' entries need an spw")
+    fields = value.get("fields", "all")
+    if fields != "all":
+        fields = tuple(_as_int("flag_spws fields", f) for f in _as_list("flag_spws fields",
+                                                                          fields))
+    numbers = {}
+    for key in ("fraction", "longer_than_m"):
+        if key in value:
+            v = value[key]
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ConfigError(f"simulation config 'flag_spws' {key} must be a number, got "
+                                  f"{v!r}")
+            numbers[key] = float(v)
+    return SpwFlagRule(_as_int("flag_spws spw", value["spw"]),
+                       None if fields == "all" else fields, **numbers)
 
 
 def _as_int(key: str, value: Any) -> int:
@@ -295,5 +366,17 @@ def _validate(c: SimulationConfig) -> None:
     for pair in c.flag_baselines:
         for name in pair:
             _check(name in known, f"flag_baselines: unknown antenna {name!r}")
+    _check(c.feeds in FEEDS, f"feeds must be one of {', '.join(FEEDS)}, got {c.feeds!r}")
+    _check(c.correlations in CORRELATIONS,
+           f"correlations must be one of {', '.join(CORRELATIONS)}, got {c.correlations!r}")
+    for rule in c.flag_spws:
+        _check(rule.spw in c.spw_ids, f"flag_spws: spw {rule.spw} is not in spw_ids "
+                                      f"{list(c.spw_ids)}")
+        _check(0.0 <= rule.fraction <= 1.0,
+               f"flag_spws: fraction must be in [0, 1], got {rule.fraction}")
+        _check(rule.longer_than_m >= 0, f"flag_spws: longer_than_m must be >= 0, got "
+                                        f"{rule.longer_than_m}")
+        _check(rule.fields is None or all(f >= 0 for f in rule.fields),
+               f"flag_spws: fields must be FIELD_IDs >= 0 or all, got {rule.fields}")
     _check(c.rows_per_chunk >= 1, f"rows_per_chunk must be >= 1, got {c.rows_per_chunk}")
     _check(bool(c.field_name.strip()), "field_name must not be empty")

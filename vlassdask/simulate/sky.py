@@ -2,20 +2,22 @@
 
 A sky model is a table, one row per source, with the columns of :data:`SKY_COLUMNS`:
 
-============== ===== =========================================================================
-column         unit  meaning
-============== ===== =========================================================================
-ra_deg         deg   ICRS right ascension (required)
-dec_deg        deg   ICRS declination (required)
-flux_jy        Jy    Stokes I integrated flux density at the reference frequency, 3 GHz
-                     (required)
-spectral_index       alpha with S(nu) = flux_jy (nu / 3 GHz)^alpha (default 0)
-major_arcsec   arcsec Gaussian FWHM major axis (default 0: point source)
-minor_arcsec   arcsec Gaussian FWHM minor axis (default 0; must be <= major)
-pa_deg         deg   position angle of the major axis, north through east (default 0)
-pol_fraction         linear polarisation fraction p in [0, 1] (default 0)
-pol_angle_deg  deg   polarisation angle chi: Q = p I cos 2chi, U = p I sin 2chi (default 0)
-============== ===== =========================================================================
+================ ======= ==========================================================================
+column           unit    meaning
+================ ======= ==========================================================================
+ra_deg           deg     ICRS right ascension (required)
+dec_deg          deg     ICRS declination (required)
+flux_jy          Jy      Stokes I integrated flux density at the reference frequency, 3 GHz
+                         (required)
+spectral_index           alpha with S(nu) = flux_jy (nu / 3 GHz)^alpha (default 0)
+major_arcsec     arcsec  Gaussian FWHM major axis (default 0: point source)
+minor_arcsec     arcsec  Gaussian FWHM minor axis (default 0; must be <= major)
+pa_deg           deg     position angle of the major axis, north through east (default 0)
+pol_fraction             linear polarisation fraction p in [0, 1] (default 0)
+pol_angle_deg    deg     polarisation angle chi_0 at wavelength 0 (default 0)
+rotation_measure rad/m^2 Faraday rotation: chi = chi_0 + RM lambda^2 per channel, then Q = p I cos
+                         2chi, U = p I sin 2chi (default 0)
+================ ======= ==========================================================================
 
 Stokes V is zero. Tables come from a pandas DataFrame or a list of mappings; files (CSV with a
 header row of these names, or YAML: a list of mappings, optionally under a top-level
@@ -31,6 +33,7 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from vlassdask.errors import InputError
+from vlassdask.kernels.constants import SPEED_OF_LIGHT
 
 #: Reference frequency of flux_jy and spectral_index, Hz.
 SKY_REFERENCE_FREQUENCY_HZ = 3.0e9
@@ -46,6 +49,7 @@ SKY_COLUMNS: dict[str, float | None] = {
     "pa_deg": 0.0,
     "pol_fraction": 0.0,
     "pol_angle_deg": 0.0,
+    "rotation_measure": 0.0,
 }
 
 
@@ -91,7 +95,9 @@ class SkyModel:
         """
         ratio = np.asarray(freqs_hz, dtype=np.float64)[None, :] / SKY_REFERENCE_FREQUENCY_HZ
         stokes_i = self.column("flux_jy")[:, None] * ratio ** self.column("spectral_index")[:, None]
-        chi = np.radians(self.column("pol_angle_deg"))[:, None]
+        wavelength2 = (SPEED_OF_LIGHT / np.asarray(freqs_hz, dtype=np.float64))[None, :] ** 2
+        chi = np.radians(self.column("pol_angle_deg"))[:, None] \
+            + self.column("rotation_measure")[:, None] * wavelength2
         polarised = self.column("pol_fraction")[:, None] * stokes_i
         out = np.zeros(stokes_i.shape + (4,), dtype=np.float64)
         out[..., 0] = stokes_i
