@@ -111,3 +111,14 @@ def test_ctrl_c_exits_130_and_the_next_run_cleans_up(tile, tmp_path):
     rerun = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # leftovers removed
+
+
+def test_data_without_cross_hands_cannot_make_q_and_u(tmp_path):
+    sim = otf_config(spw_ids=(3,), correlations="parallel")
+    sky, _ = otf_sources(sim, quicklook_placements(sim)[:1])
+    ms = simulate_observation(sim, sky, tmp_path / "parallel.ms")
+    proc = _run("--ms", str(ms), "--phasecenter", PHASE_CENTER, "--out", str(tmp_path / "o"),
+                "--preset", "small")
+    assert_one_error(proc, "Stokes Q needs the correlations RL and LR; the data have RR, LL "
+                           "(missing RL, LR)")
+    assert not (tmp_path / "o").exists()

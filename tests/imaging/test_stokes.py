@@ -136,3 +136,20 @@ def test_operator_refuses_q_without_cross_hands(polarised_ms):
     config = ImagingConfig(imsize=(64, 64), cell_arcsec=1.0, stokes="IQU")
     with pytest.raises(InputError, match="Stokes Q needs the correlations RL and LR"):
         ImagingOperator.build(datasets, config, weight_column=ms.weight_column)
+
+
+def test_circular_and_linear_feeds_give_the_same_stokes_images(tmp_path):
+    sky = pd.DataFrame({"ra_deg": [150.0, 150.01], "dec_deg": [34.0, 34.005],
+                        "flux_jy": [1.0, 0.4], "pol_fraction": [0.2, 0.5],
+                        "pol_angle_deg": [30.0, -40.0], "rotation_measure": [60.0, -20.0]})
+    config = ImagingConfig(imsize=(128, 128), cell_arcsec=1.0, weighting="briggs",
+                           stokes="IQUV")
+    images = {}
+    for feeds in ("circular", "linear"):
+        ms = open_measurement_set(make_test_ms(tmp_path, name=f"{feeds}.ms", sky=sky,
+                                               duration_s=4.5, spw_ids=[2, 12], feeds=feeds))
+        op = ImagingOperator.build(ms.datasets, config, weight_column=ms.weight_column)
+        images[feeds] = np.stack([op.for_stokes(s).dirty().compute() for s in "IQUV"])
+    peak = np.abs(images["circular"][0]).max()
+    np.testing.assert_allclose(images["linear"], images["circular"], atol=1e-4 * peak)
+    assert np.abs(images["circular"][1:3]).max() > 0.05 * peak  # Q and U are really there

@@ -16,11 +16,12 @@ from vlassdask.io.image_store import open_image_store
 from vlassdask.products.coarse_cube import make_coarse_cube, plan_coarse_cube
 from vlassdask.products.coarse_cube_config import CoarseCubeConfig
 from vlassdask.products.simulation import simulate_observation
-from vlassdask.qa.plane_rejection import IMAGED
+from vlassdask.qa.plane_rejection import IMAGED, NOT_IMAGED, REJECTED
 from vlassdask.testing.otf import DEC_DEG, PHASE_CENTER, RA_DEG, otf_config
 
 SPWS = (0, 3, 6, 9, 12, 15)
-P_FRACTION, CHI_DEG, ALPHA = 0.2, 30.0, -0.7
+P_FRACTION, CHI_DEG, ALPHA, RM = 0.2, 30.0, -0.7, 50.0
+C = 299792458.0
 #: A tiny cube for CI: 256^2 planes of 1", cleaned to a threshold (noise-free data).
 TINY = {"cube": {"imsize": 256, "subimage_size": 192},
         "clean": {"nsigma": 0.0, "threshold_jy": 0.002}}
@@ -38,7 +39,7 @@ def polarised_ms(tmp_path_factory):
     base = tmp_path_factory.mktemp("cube_ms")
     sky = pd.DataFrame({"ra_deg": [RA_DEG], "dec_deg": [DEC_DEG], "flux_jy": [1.0],
                         "spectral_index": [ALPHA], "pol_fraction": [P_FRACTION],
-                        "pol_angle_deg": [CHI_DEG]})
+                        "pol_angle_deg": [CHI_DEG], "rotation_measure": [RM]})
     return simulate_observation(otf_config(spw_ids=SPWS), sky, base / "otf.ms")
 
 
@@ -94,7 +95,13 @@ def test_polarisation_and_spectral_index_recovered(cube):
     freqs = ds.frequency.values
     np.testing.assert_allclose(i, (freqs / 3e9) ** ALPHA, rtol=0.01)
     np.testing.assert_allclose(np.hypot(q, u) / i, P_FRACTION, atol=0.02)
-    np.testing.assert_allclose(0.5 * np.degrees(np.arctan2(u, q)), CHI_DEG, atol=2.0)
+    lambda2 = (C / freqs) ** 2
+    chi = 0.5 * np.unwrap(np.arctan2(u, q))  # radians, per plane
+    off = np.degrees(chi) - CHI_DEG - np.degrees(RM * lambda2)
+    assert np.all(np.abs((off + 90.0) % 180.0 - 90.0) < 2.0)  # angles are modulo 180 deg
+    rm, chi0 = np.polyfit(lambda2, chi, 1)  # rotation measure from the planes' angles
+    assert rm == pytest.approx(RM, abs=5.0)
+    assert abs((np.degrees(chi0) - CHI_DEG + 90.0) % 180.0 - 90.0) < 2.0
     alpha = open_image_store(product.names.alpha_store)
     n = alpha.sizes["l"]
     assert float(alpha.ALPHA.values[0, 0, 0, n // 2, n // 2]) == pytest.approx(ALPHA, abs=0.05)
@@ -185,3 +192,52 @@ def test_config_document_matches_builtin_defaults():
 def test_bad_configuration_is_refused(doc, says):
     with pytest.raises(ConfigError, match=says):
         CoarseCubeConfig.from_document(doc)
+
+
+#: Spectral windows of the rejection case and what each must come out as (MS spw = index).
+REJECTION_SPWS = (0, 2, 4, 6, 8, 10, 12, 14, 15)
+REJECTION_RULES = [
+    {"spw": 4, "fields": list(range(20))},        # > 12 fields flagged: not imaged
+    {"spw": 6},                                   # all flagged: not imaged
+    {"spw": 10, "fraction": 0.85},                # 85% flagged everywhere: rejected after
+    {"spw": 12, "longer_than_m": 2500.0},         # long baselines flagged: beam too wide
+]
+
+
+@pytest.fixture(scope="module")
+def flagged_cube(tmp_path_factory):
+    base = tmp_path_factory.mktemp("cube_flags")
+    sky = pd.DataFrame({"ra_deg": [RA_DEG], "dec_deg": [DEC_DEG], "flux_jy": [1.0],
+                        "spectral_index": [ALPHA]})
+    sim = otf_config(spw_ids=REJECTION_SPWS, flag_spws=REJECTION_RULES)
+    ms = simulate_observation(sim, sky, base / "otf.ms")
+    return make_coarse_cube(ms, PHASE_CENTER, base / "out", tiny_config(
+        cube={"band_averaged_v": False}))
+
+
+def test_flagged_planes_are_rejected_exactly_as_the_rules_say(flagged_cube):
+    planes = {p["spw"]: p for p in flagged_cube.planes}  # MS spw = index into REJECTION_SPWS
+    status = {REJECTION_SPWS[s]: p["status"] for s, p in planes.items()}
+    assert status == {0: IMAGED, 2: IMAGED, 4: NOT_IMAGED, 6: NOT_IMAGED, 8: IMAGED,
+                      10: REJECTED, 12: REJECTED, 14: IMAGED, 15: IMAGED}
+    reasons = {REJECTION_SPWS[s]: p["reasons"] for s, p in planes.items()}
+    assert len(reasons[4]) == 1 and "fields are more than 90% flagged (limit 12)" in reasons[4][0]
+    assert reasons[6] == ["the spectral window is fully flagged"]
+    assert len(reasons[10]) == 1 and reasons[10][0].startswith("85.")
+    assert "of the spectral window is flagged (limit 80%)" in reasons[10][0]
+    assert len(reasons[12]) >= 1 and all(r.startswith("beam ") for r in reasons[12])
+    ds = open_image_store(flagged_cube.names.store)
+    np.testing.assert_array_equal(ds.PLANE_STATUS.values[0, :, 0], [0, 0, 1, 1, 0, 2, 2, 0, 0])
+    assert np.isnan(ds.SKY.values[0, 2]).all() and np.isnan(ds.BEAM.values[0, 3]).all()
+    assert ds.FLAG_FRACTION.values[0, 3, 0] == 1.0
+    # rejected planes keep their images, flagged, and stay out of spectral use
+    assert np.isfinite(ds.SKY.values[0, 5]).any()
+    alpha = open_image_store(flagged_cube.names.alpha_store)
+    assert alpha.attrs["planes_used"] == [0, 1, 4, 7, 8]
+    n = alpha.sizes["l"]
+    assert float(alpha.ALPHA.values[0, 0, 0, n // 2, n // 2]) == pytest.approx(ALPHA, abs=0.05)
+    common = open_image_store(flagged_cube.names.common_beam_store)
+    assert np.isnan(common.SKY.values[0, 5]).all()  # a rejected plane is not convolved
+    with fits.open(flagged_cube.names.plane_fits(6)["SKY_PBCOR"]) as hdul:  # spw 12
+        assert hdul[0].header["REJECTED"] is True and hdul[0].header["REJREA1"].startswith("beam")
+    assert not flagged_cube.names.plane_fits(2)["SKY_PBCOR"].exists()  # not imaged: no FITS
