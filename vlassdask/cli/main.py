@@ -39,6 +39,7 @@ from vlassdask.cli import (
     quicklook,
     simulate,
     survey,
+    survey_runs,
 )
 from vlassdask.errors import VlassdaskError
 
@@ -72,7 +73,7 @@ def _root(
 
 
 for _module in (pipeline, simulate, imaging, clean, quicklook, coarse_cube, export, survey,
-                combine, qa, catalog):
+                survey_runs, combine, qa, catalog):
     _module.register(app)
 
 

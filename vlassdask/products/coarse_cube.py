@@ -752,11 +752,18 @@ def _write(plan: CubePlan, planes: list[dict], band_v: dict | None, *, overwrite
                "phase_center_deg": list(plan.center_deg), "ms": str(plan.ms),
                "store": str(names.store), "spws": plan.spws, "stokes": plan.config.stokes,
                "accepted": [p["spw"] for p in planes if p["status"] == IMAGED],
+               "decision": cube_decision(planes),
                "planes": planes, "band_averaged_v": band_v,
                "files": [str(f) for f in files], "report": str(names.report / "report.html")}
     with atomic_output(names.summary, overwrite=overwrite, directory=False) as tmp:
         tmp.write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return CoarseCubeProduct(names, planes, files, summary)
+
+
+def cube_decision(planes: list[dict]) -> str:
+    """``accepted (k/n planes)`` when any plane is accepted, else ``rejected (0/n planes)``."""
+    accepted = len(_accepted(planes))
+    return f"{'accepted' if accepted else 'rejected'} ({accepted}/{len(planes)} planes)"
 
 
 def _write_band_v(plan: CubePlan, band_v: dict, box, overwrite: bool) -> list[Path]:
