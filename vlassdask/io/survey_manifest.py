@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vlassdask.errors import InputError
+from vlassdask.io.atomic import remove_stale_temporaries
 
 MANIFEST = "manifest.jsonl"
 SETTINGS = "survey.json"
@@ -60,6 +61,7 @@ def write_atomically(path: Path, text: str) -> None:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     _fsync_dir(path.parent)
+    remove_stale_temporaries(path)  # a killed writer's temporary file
 
 
 def write_manifest(survey: Path, rows: list[dict[str, Any]]) -> None:
@@ -128,6 +130,9 @@ def survey_lock(survey: Path, announce=lambda _line: None) -> Iterator[None]:
     InputError
         If another live runner holds it (its host, pid and start are named).
     """
+    if not (Path(survey) / MANIFEST).is_file():
+        raise InputError(f"{survey} is not a survey directory (no {MANIFEST}): make one with "
+                         "vlassdask survey plan")
     path = Path(survey) / LOCK
     me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
     for _ in range(2):
