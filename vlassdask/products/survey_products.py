@@ -76,12 +76,25 @@ def _cube_make(ms: Path, phasecenter: str, out: Path, cfg: CoarseCubeConfig):
     return product.summary["decision"]
 
 
-#: The registered products (``vlassdask survey plan --product NAME``).
+def _noop_files(ms: Path, phasecenter: str, out: Path, cfg: None):
+    return out / "noop.json", out / "noop.png"
+
+
+def _noop_make(ms: Path, phasecenter: str, out: Path, cfg: None) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "noop.json").write_text('{"decision": "accepted"}\n')
+    return "accepted"
+
+
+#: The registered products (``vlassdask survey plan --product NAME``). ``noop`` makes nothing
+#: but its marker file: it measures the runner's own cost per product
+#: (``benchmarks/bench_survey.py``).
 PRODUCTS: dict[str, SurveyProduct] = {
     "quicklook": SurveyProduct(lambda doc, preset: QuickLookConfig.from_document(
         doc, preset=preset), _ql_files, _ql_make),
     "coarse-cube": SurveyProduct(lambda doc, preset: CoarseCubeConfig.from_document(
         doc, preset=preset), _cube_files, _cube_make),
+    "noop": SurveyProduct(lambda doc, preset: None, _noop_files, _noop_make),
 }
 
 

@@ -6,7 +6,8 @@ the current dask cluster:
 
 * one task per product (:func:`vlassdask.products.survey_products.make_survey_product`), never
   one graph for the survey; at most ``max_concurrent`` in flight, results consumed as they
-  complete, each recorded in the manifest at once (atomically);
+  complete, recorded in the manifest after each batch of finished tasks (atomically, at most
+  twice a second: 10^4 quick tasks would otherwise rewrite it 10^4 times);
 * a product whose completion marker exists is done and never made again (a rerun resumes); a
   row left ``running`` by a killed runner is made again, or found complete by its marker;
 * a product that fails (bad input, an error in the recipe) is ``failed`` with its one-line
@@ -41,6 +42,9 @@ from vlassdask.io.survey_manifest import (
 from vlassdask.products.survey_products import PRODUCTS, core_hours, make_survey_product
 from vlassdask.survey.survey_plan import config_hash, ms_for, select_phase_centers
 
+#: The manifest is rewritten after each batch of finished tasks, at most this often (seconds),
+#: and when the run ends: a product's marker, not the manifest, says whether it is complete.
+WRITE_INTERVAL_S = 0.5
 #: Exceptions that mean the task's worker (or batch job) was lost, not that the product failed.
 LOST_WORKER = ("KilledWorker", "CommClosedError", "FutureCancelledError", "CancelledError",
                "WorkerLostError", "TimeoutError")
@@ -148,13 +152,13 @@ def run_survey(survey: str | Path, client, *, max_retries: int = 2, max_concurre
     """
     from distributed import as_completed
 
+    if max_concurrent < 1 or max_retries < 0:
+        raise ConfigError("max_concurrent must be >= 1 and max_retries >= 0")
     survey = Path(survey)
     settings = read_settings(survey)
     rows = read_manifest(survey)
     todo = [i for i in _todo(survey, rows) if retry_failed or rows[i]["state"] != "failed"]
     write_manifest(survey, rows)
-    if max_concurrent < 1 or max_retries < 0:
-        raise ConfigError("max_concurrent must be >= 1 and max_retries >= 0")
     summary = RunSummary()
     document, preset = settings["config"], settings["preset"]
     queue, lost = list(todo), dict.fromkeys(todo, 0)
@@ -174,38 +178,49 @@ def run_survey(survey: str | Path, client, *, max_retries: int = 2, max_concurre
     while queue and len(index) < max_concurrent:
         submit(queue.pop(0))
     write_manifest(survey, rows)
-    for future in futures:
-        i = index.pop(future.key)
-        row = rows[i]
-        try:
-            record = future.result()
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, the others go on
-            if _lost(exc) and lost[i] < max_retries:
-                lost[i] += 1
-                row.update(state="pending", reason=f"worker lost ({type(exc).__name__}); "
-                                                   f"retry {lost[i]} of {max_retries}")
-                summary.retried.append(row["name"])
-                log(f"{row['name']}: worker lost, submitted again ({lost[i]}/{max_retries})")
-                queue.insert(0, i)
-            else:
-                row.update(state="failed", reason=_reason(exc), finished=time.time())
-                summary.failed.append(row["name"])
-                log(f"{row['name']}: failed: {row['reason']}")
-        else:
-            row.update(state="done", decision=record["decision"], finished=time.time(),
-                       seconds=record["seconds"], cores=record["cores"],
-                       marker=record["marker"], preview=record["preview"], reason=None)
-            if record["reused"]:
-                summary.reused.append(row["name"])
-            else:
-                row["runs"] += 1
-                summary.made.append(row["name"])
-            log(f"{row['name']}: done ({record['decision']}, {record['seconds']:.1f} s"
-                + (", already complete" if record["reused"] else "") + ")")
+    written = time.monotonic()
+    for batch in futures.batches():
+        for future in batch:
+            _record(rows, index.pop(future.key), future, queue, lost, max_retries, summary,
+                    log)
         while queue and len(index) < max_concurrent:
             submit(queue.pop(0))
-        write_manifest(survey, rows)
+        if not index or time.monotonic() - written >= WRITE_INTERVAL_S:
+            write_manifest(survey, rows)
+            written = time.monotonic()
+    write_manifest(survey, rows)
     return summary
+
+
+def _record(rows: list[dict], i: int, future, queue: list[int], lost: dict[int, int],
+            max_retries: int, summary: RunSummary, log: Callable[[str], None]) -> None:
+    """Update row ``i`` with a finished task's outcome (or queue it again: a lost worker)."""
+    row = rows[i]
+    try:
+        record = future.result()
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, the others go on
+        if _lost(exc) and lost[i] < max_retries:
+            lost[i] += 1
+            row.update(state="pending", reason=f"worker lost ({type(exc).__name__}); "
+                                               f"retry {lost[i]} of {max_retries}")
+            summary.retried.append(row["name"])
+            log(f"{row['name']}: worker lost, submitted again ({lost[i]}/{max_retries})")
+            queue.insert(0, i)
+        else:
+            row.update(state="failed", reason=_reason(exc), finished=time.time())
+            summary.failed.append(row["name"])
+            log(f"{row['name']}: failed: {row['reason']}")
+        return
+    row.update(state="done", decision=record["decision"], finished=time.time(),
+               seconds=record["seconds"], cores=record["cores"], marker=record["marker"],
+               preview=record["preview"], reason=None)
+    if record["reused"]:
+        summary.reused.append(row["name"])
+    else:
+        row["runs"] += 1
+        summary.made.append(row["name"])
+    log(f"{row['name']}: done ({record['decision']}, {record['seconds']:.1f} s"
+        + (", already complete" if record["reused"] else "") + ")")
 
 
 def survey_status(survey: str | Path) -> dict[str, Any]:
