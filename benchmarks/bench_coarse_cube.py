@@ -6,7 +6,7 @@ Run by hand (not in CI); record the results in benchmarks/RESULTS.md::
 
 * The MS is the main job's OTF raster (``pipelines/simulate_otf.yaml``: 5 rows x 17 phase
   centres, 16 spectral windows x 2 channels, 76.5 s), simulated once into ``--work``.
-* Cases: the ``small`` preset (16 planes x I, Q, U of 1024^2) and 2048^2 planes (sub-image
+* Cases: the ``small`` preset (16 planes x I, Q, U of 512^2) and 2048^2 planes (sub-image
   1536^2), each on an embedded LocalCluster of 1 and of 2 worker processes with one thread each
   (``--cluster``): one plane in flight per worker.
 * Each run is ``vlassdask coarse-cube`` in its own process; peak memory is the largest peak RSS

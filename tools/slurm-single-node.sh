@@ -76,7 +76,7 @@ start() {
     $SUDO mkdir -p /run/munge /var/log/munge /var/lib/munge
     $SUDO chown munge:munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
     if ! pgrep -x munged >/dev/null; then
-        $SUDO -u munge munged 2>/dev/null || $SUDO munged --force
+        $SUDO munged --force 2>/dev/null
     fi
     pgrep -x slurmctld >/dev/null || $SUDO slurmctld
     pgrep -x slurmd >/dev/null || $SUDO slurmd

@@ -25,7 +25,7 @@ SECTIONS = ("cube", "rejection", "mosaic", "imaging", "clean", "presets")
 #: Presets every configuration has (``pipelines/coarse_cube.yaml`` lists the same; a test keeps
 #: them equal).
 BUILTIN_PRESETS: dict[str, dict[str, Any]] = {
-    "small": {"cube": {"imsize": 1024, "subimage_size": 768},
+    "small": {"cube": {"imsize": 512, "subimage_size": 384},
               "imaging": {"row_chunks": 10000}},
 }
 #: Defaults of the sections shared with Quick Look that differ from Quick Look's.
