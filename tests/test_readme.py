@@ -50,6 +50,9 @@ def test_quick_start_runs_as_written(user_dir):
                  "combined.sky.fits", "combined-fits.zarr", "qa/report.html", "qa/result.json",
                  "qa-batch/index.html"):
         assert (user_dir / made).exists(), made
+    assert (user_dir / "survey" / "index.html").exists()
+    survey_rows = (user_dir / "survey" / "manifest.jsonl").read_text().splitlines()
+    assert len(survey_rows) == 1 and '"state": "done"' in survey_rows[0]
     cube = user_dir / "cube" / "VLASS1.2.cc.T16t14.J095953+203000.10.2048.v1.IQU.iter3.zarr"
     assert xr.open_zarr(cube).sizes["frequency"] == 16
     epochs = [next((user_dir / d).glob("*.zarr")).name for d in ("products", "products3")]

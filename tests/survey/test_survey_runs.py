@@ -12,8 +12,10 @@ import sys
 import time
 
 import pytest
+import yaml
 
 from tests.cli.errors import assert_one_error
+from tests.products.test_coarse_cube import TINY
 from tests.qa.test_report_browser import run_chromium
 from tests.survey.runs import COVERED, UNCOVERED, make_survey_ms, manifest, vlassdask
 from vlassdask.io.survey_manifest import read_manifest, write_manifest
@@ -196,3 +198,18 @@ def test_manifest_survives_a_kill_during_a_state_update(tmp_path):
     assert read_manifest(survey)[1]["state"] == "done"
     assert not [p for p in survey.iterdir() if p.name.startswith(".manifest")]
     assert os.listdir(survey) == ["manifest.jsonl"]
+
+
+def test_coarse_cubes_plug_into_the_same_runner(tile, tmp_path):
+    ms, _ = tile
+    config = tmp_path / "cube.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "cube": {**TINY["cube"], "band_averaged_v": False}}))
+    survey = tmp_path / "cubes"
+    assert vlassdask("survey", "plan", "--ms", str(ms), "--product", "coarse-cube", "--out",
+                     str(survey), "--phasecenters", COVERED[1], "--config",
+                     str(config)).returncode == 0
+    proc = vlassdask("survey", "run", str(survey))
+    assert proc.returncode == 0, proc.stderr
+    row = manifest(survey)[COVERED[1]]
+    assert row["state"] == "done" and row["decision"] == "accepted (2/2 planes)"
+    assert row["marker"].endswith(".IQU.iter3.summary.json") and (survey / row["preview"]).is_file()
