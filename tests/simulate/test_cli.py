@@ -71,7 +71,9 @@ def test_parsers_and_help(capsys):
     assert parse_spw_selection("0~3") == [0, 1, 2, 3]       # CASA style
     assert parse_spw_selection("9, 0~1") == [0, 1, 9]
     assert main(["simulate", "--help"]) == 0
-    assert "--hour-angle" in capsys.readouterr().out
+    help_text = capsys.readouterr().out
+    assert "--hour-angle" in help_text and "--feeds" in help_text
+    assert "--correlations" in help_text
 
 
 def test_simulate_prints_no_casacore_descriptor_noise(tmp_path):
@@ -91,3 +93,48 @@ def test_descriptor_noise_filter_passes_other_lines(capfd):
         print("and me", file=sys.stderr)
     err = capfd.readouterr().err
     assert "keep me" in err and "and me" in err and "not handled" not in err
+
+
+def test_feeds_and_correlations_options(tmp_path):
+    out = tmp_path / "linear.ms"
+    assert main(["simulate", "--out", str(out), *SMALL, "--feeds", "linear"]) == 0
+    with ct.table(f"{out}/POLARIZATION", ack=False) as pol:
+        assert pol.getcol("CORR_TYPE").tolist() == [[9, 10, 11, 12]]
+    with ct.table(f"{out}/FEED", ack=False) as feed:
+        assert feed.getcol("POLARIZATION_TYPE")["array"][:2] == ["X", "Y"]
+    out = tmp_path / "parallel.ms"
+    assert main(["simulate", "--out", str(out), *SMALL, "--correlations", "parallel"]) == 0
+    with ct.table(f"{out}/POLARIZATION", ack=False) as pol:
+        assert pol.getcol("CORR_TYPE").tolist() == [[5, 8]]
+
+
+def test_flag_spws_from_the_config_file(tmp_path):
+    config = tmp_path / "sim.yaml"
+    config.write_text("simulate:\n  flag_spws:\n    - {spw: 15, longer_than_m: 800}\n")
+    out = tmp_path / "flags.ms"
+    assert main(["simulate", "--config", str(config), "--out", str(out), *SMALL]) == 0
+    with ct.table(str(out), ack=False) as ms:
+        flag, ddid = ms.getcol("FLAG"), ms.getcol("DATA_DESC_ID")
+        a1, a2 = ms.getcol("ANTENNA1"), ms.getcol("ANTENNA2")
+    with ct.table(f"{out}/ANTENNA", ack=False) as antenna:
+        position = antenna.getcol("POSITION")
+    long = np.linalg.norm(position[a1] - position[a2], axis=1) > 800.0
+    assert 0 < long.mean() < 1  # 2 of the 6 baselines of ea01, ea02, ea03, N08
+    assert not flag[ddid == 0].any()  # spw 0
+    np.testing.assert_array_equal(flag[ddid == 1].all(axis=(1, 2)), long[ddid == 1])  # spw 15
+    assert not flag[ddid == 1][~long[ddid == 1]].any()
+
+
+@pytest.mark.parametrize("bad, says", [
+    (["--feeds", "elliptical"], "error: feeds must be one of circular, linear, got 'elliptical'"),
+    (["--correlations", "cross"], "error: correlations must be one of all, parallel"),
+    (["--config", "FLAGS"], "error: flag_spws: spw 0: field(s) [1] not in this observation's"),
+])  # fmt: skip
+def test_bad_polarisation_and_flag_options_exit_2(tmp_path, bad, says, capsys):
+    config = tmp_path / "flags.yaml"
+    config.write_text("flag_spws:\n  - {spw: 0, fields: [1]}\n")
+    bad = [str(config) if arg == "FLAGS" else arg for arg in bad]
+    assert main(["simulate", "--out", str(tmp_path / "bad.ms"), *SMALL, *bad]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(says) and err.count("\n") == 1
+    assert not (tmp_path / "bad.ms").exists()

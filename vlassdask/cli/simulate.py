@@ -23,11 +23,12 @@ from vlassdask.products.simulation import simulate_observation
 from vlassdask.simulate.config import from_dict
 from vlassdask.simulate.sky import random_sky, sky_from_records
 
-_HELP = """Simulate a VLASS observation (VLA B configuration, 2-4 GHz, RR/RL/LR/LL) and write it as
-a Measurement Set. Visibilities are exact direct Fourier sums (w-term and VLA primary beam
-included) of a sky model, plus seeded thermal noise and flags. Options override the --config
-file, which overrides the defaults. Runs on dask's threaded scheduler unless --scheduler or
---cluster says otherwise. See docs/simulate.md."""
+_HELP = """Simulate a VLASS observation (VLA B configuration, 2-4 GHz, RR/RL/LR/LL or, with
+--feeds linear, XX/XY/YX/YY) and write it as a Measurement Set. Visibilities are exact direct
+Fourier sums (w-term and VLA primary beam included) of a sky model, plus seeded thermal noise and
+flags (per-window rules: flag_spws in the --config file). Options override the --config file,
+which overrides the defaults. Runs on dask's threaded scheduler unless --scheduler or --cluster
+says otherwise. See docs/simulate.md."""
 
 
 def parse_hour_angle(text: str) -> float:
@@ -185,6 +186,20 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option("--flag-baseline", help="Flag a baseline, e.g. ea01-ea02 (repeat)."),
         ] = None,
+        feeds: Annotated[
+            str | None,
+            typer.Option(
+                "--feeds",
+                help="circular (RR, RL, LR, LL; VLASS) or linear (XX, XY, YX, YY of the same sky).",
+            ),
+        ] = None,
+        correlations: Annotated[
+            str | None,
+            typer.Option(
+                "--correlations",
+                help="all four correlations, or parallel hands only (RR, LL or XX, YY).",
+            ),
+        ] = None,
         weight_spectrum: Annotated[
             bool | None,
             typer.Option(
@@ -219,6 +234,8 @@ def register(app: typer.Typer) -> None:
             "flag_fraction": flag_fraction,
             "flag_time_ranges_s": flag_time,
             "flag_baselines": flag_baseline,
+            "feeds": feeds,
+            "correlations": correlations,
             "weight_spectrum": weight_spectrum,
             "seed": seed,
             "rows_per_chunk": rows_per_chunk,

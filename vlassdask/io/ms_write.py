@@ -32,6 +32,9 @@ from vlassdask.imaging.stokes import CORRELATION_SETS, FEED_CORR_TYPES
 CORR_PRODUCTS = ((0, 0), (0, 1), (1, 0), (1, 1))
 #: Receptor names of each feed basis.
 RECEPTORS = {"circular": ("R", "L"), "linear": ("X", "Y")}
+#: Receptor position angles (radians) of each feed basis: linear X at 0 (north, so that
+#: XX = I + Q in the sky frame), Y orthogonal to it.
+RECEPTOR_ANGLES = {"circular": (0.0, 0.0), "linear": (0.0, np.pi / 2)}
 
 #: casacore frequency reference code of topocentric frequencies.
 FREQ_REF_TOPO = 5
@@ -213,8 +216,8 @@ def pointing_table(
 
 def feed_table(n_antennas: int, time_mjd_s: float, interval_s: float,
                feeds: str = "circular") -> xr.Dataset:  # fmt: skip
-    """FEED rows, one per antenna: two receptors (R, L, or X, Y for linear feeds), valid for
-    all windows."""
+    """FEED rows, one per antenna: two receptors (R, L, or X, Y for linear feeds, with their
+    :data:`RECEPTOR_ANGLES`), valid for all windows."""
     n = n_antennas
     return table_dataset(
         {
@@ -229,7 +232,7 @@ def feed_table(n_antennas: int, time_mjd_s: float, interval_s: float,
             "POLARIZATION_TYPE": np.array([list(RECEPTORS[feeds])] * n),
             "POL_RESPONSE": np.tile(np.eye(2, dtype=np.complex64), (n, 1, 1)),
             "POSITION": np.zeros((n, 3)),
-            "RECEPTOR_ANGLE": np.zeros((n, 2)),
+            "RECEPTOR_ANGLE": np.tile(RECEPTOR_ANGLES[feeds], (n, 1)),
         }
     )
 

@@ -12,7 +12,18 @@ float64 noise draws, complex64 DATA, FLAG, optional WEIGHT_SPECTRUM/SIGMA_SPECTR
 rows x 100 bytes of per-row columns, with rows = ``rows_per_chunk`` rounded down to whole
 integrations; at most one chunk per dask worker thread is in flight. Fixed overhead: one 3 x 3
 matrix per integration (72 bytes x integrations), the sky table, and the subtables (a few rows
-per field and antenna). Nothing scales with the total number of visibilities.
+per field and antenna). Nothing scales with the total number of visibilities. Linear feeds add,
+while a chunk is converted, up to three more complex128 arrays of rows x chan x 4.
+
+Polarisation: the DFT predicts the circular correlations RR, RL, LR, LL of the sky's I, Q, U, V;
+``feeds: linear`` turns them into XX, XY, YX, YY of the same sky
+(:func:`vlassdask.imaging.stokes.circular_to_linear`) before the noise, which is then drawn per
+correlation as for circular feeds; ``correlations: parallel`` keeps the two parallel hands only.
+
+Flags: random samples (``flag_fraction``), time ranges and baselines apply to every spectral
+window; each ``flag_spws`` rule flags, in its window only, the (row, channel) samples of its
+fields on baselines longer than ``longer_than_m`` with probability ``fraction``. Every flag
+covers all correlations of a sample, and FLAG_ROW is set where all samples of a row are flagged.
 
 Row order: one block per spectral window (DATA_DESC_ID = index into ``spw_ids``), inside it
 time-major, baselines (ANTENNA1 < ANTENNA2) minor.
@@ -37,7 +48,7 @@ from vlassdask.simulate.array import (
     load_vla_b_configuration,
     select_antennas,
 )
-from vlassdask.simulate.config import SimulationConfig, from_dict
+from vlassdask.simulate.config import SimulationConfig, check_flag_rule_fields, from_dict
 from vlassdask.simulate.observation import ObservationLayout, build_layout, time_at_hour_angle
 from vlassdask.simulate.sky import SkyModel, random_sky
 from vlassdask.simulate.uvw import baseline_uvw, uvw_projection_matrices
@@ -102,8 +113,15 @@ class SimulationContext:
 
     @classmethod
     def build(cls, config: SimulationConfig, sky: SkyModel) -> SimulationContext:
-        """Lay out the observation and compute the per-integration uvw projections."""
+        """Lay out the observation and compute the per-integration uvw projections.
+
+        Raises
+        ------
+        ConfigError
+            If a ``flag_spws`` rule names a field the observation does not have.
+        """
         layout = build_layout(config)
+        check_flag_rule_fields(config, layout.n_fields)
         antennas = select_antennas(load_vla_b_configuration(), config.antennas)
         antenna1, antenna2 = antennas.baselines()
         projections = uvw_projection_matrices(

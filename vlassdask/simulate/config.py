@@ -37,11 +37,15 @@ class SpwFlagRule:
     spw
         The VLASS spectral window (a value of ``spw_ids``).
     fields
-        FIELD_IDs whose rows are flagged (None: all fields).
+        FIELD_IDs whose rows are flagged (None: all fields). A single pointing has field 0; an
+        OTF raster has one FIELD row per phase centre, numbered in observing order (row 0's
+        phase centres in scan order, then row 1's, ...).
     fraction
-        Probability that a (row, channel) sample is flagged (1: all of them); seeded.
+        Probability that a (row, channel) sample is flagged (1: all of them); seeded, the same
+        draw for all correlations.
     longer_than_m
-        Only baselines longer than this (metres; 0: all baselines).
+        Only baselines longer than this (metres, the distance between the two antennas; 0: all
+        baselines).
     """
 
     spw: int
@@ -283,6 +287,27 @@ def _flag_rule(value: Any) -> SpwFlagRule:
                        None if fields == "all" else fields, **numbers)
 
 
+def check_flag_rule_fields(config: SimulationConfig, n_fields: int) -> None:
+    """Refuse ``flag_spws`` fields that are not FIELD_IDs of the laid-out observation.
+
+    Parameters
+    ----------
+    config
+        The configuration.
+    n_fields
+        Number of FIELD rows of the observation (1, or the OTF phase centres).
+
+    Raises
+    ------
+    ConfigError
+        If a rule names a FIELD_ID >= ``n_fields``.
+    """
+    for rule in config.flag_spws:
+        unknown = sorted(set(rule.fields or ()) - set(range(n_fields)))
+        _check(not unknown, f"flag_spws: spw {rule.spw}: field(s) {unknown} not in this "
+                            f"observation's FIELD_IDs 0-{n_fields - 1}")
+
+
 def _as_int(key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"simulation config '{key}' must be an integer, got {value!r}")
@@ -376,7 +401,8 @@ def _validate(c: SimulationConfig) -> None:
                f"flag_spws: fraction must be in [0, 1], got {rule.fraction}")
         _check(rule.longer_than_m >= 0, f"flag_spws: longer_than_m must be >= 0, got "
                                         f"{rule.longer_than_m}")
-        _check(rule.fields is None or all(f >= 0 for f in rule.fields),
-               f"flag_spws: fields must be FIELD_IDs >= 0 or all, got {rule.fields}")
+        _check(rule.fields is None or (len(rule.fields) > 0 and min(rule.fields) >= 0),
+               f"flag_spws: fields must be all or a non-empty list of FIELD_IDs >= 0, got "
+               f"{list(rule.fields or ())}")
     _check(c.rows_per_chunk >= 1, f"rows_per_chunk must be >= 1, got {c.rows_per_chunk}")
     _check(bool(c.field_name.strip()), "field_name must not be empty")

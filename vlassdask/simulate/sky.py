@@ -17,11 +17,14 @@ pol_fraction             linear polarisation fraction p in [0, 1] (default 0)
 pol_angle_deg    deg     polarisation angle chi_0 at wavelength 0 (default 0)
 rotation_measure rad/m^2 Faraday rotation: chi = chi_0 + RM lambda^2 per channel, then Q = p I cos
                          2chi, U = p I sin 2chi (default 0)
+circular_fraction        circular polarisation fraction v in [-1, 1]: V = v I (default 0);
+                         p^2 + v^2 <= 1
 ================ ======= ==========================================================================
 
-Stokes V is zero. Tables come from a pandas DataFrame or a list of mappings; files (CSV with a
-header row of these names, or YAML: a list of mappings, optionally under a top-level
-``sources:`` or ``sky:`` key) are read by :func:`vlassdask.io.config_files.load_sky_model`.
+Stokes V is zero unless ``circular_fraction`` is given. Tables come from a pandas DataFrame or a
+list of mappings; files (CSV with a header row of these names, or YAML: a list of mappings,
+optionally under a top-level ``sources:`` or ``sky:`` key) are read by
+:func:`vlassdask.io.config_files.load_sky_model`.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ SKY_COLUMNS: dict[str, float | None] = {
     "pol_fraction": 0.0,
     "pol_angle_deg": 0.0,
     "rotation_measure": 0.0,
+    "circular_fraction": 0.0,
 }
 
 
@@ -91,18 +95,20 @@ class SkyModel:
         Returns
         -------
         numpy.ndarray
-            Flux densities in Jy, shape (source, chan, 4), Stokes order (I, Q, U, V).
+            Flux densities in Jy, shape (source, chan, 4), Stokes order (I, Q, U, V):
+            Q + iU = p I exp(2i chi) with chi = pol_angle_deg + RM lambda^2, V = v I.
         """
         ratio = np.asarray(freqs_hz, dtype=np.float64)[None, :] / SKY_REFERENCE_FREQUENCY_HZ
         stokes_i = self.column("flux_jy")[:, None] * ratio ** self.column("spectral_index")[:, None]
         wavelength2 = (SPEED_OF_LIGHT / np.asarray(freqs_hz, dtype=np.float64))[None, :] ** 2
-        chi = np.radians(self.column("pol_angle_deg"))[:, None] \
-            + self.column("rotation_measure")[:, None] * wavelength2
+        chi = (np.radians(self.column("pol_angle_deg"))[:, None]
+               + self.column("rotation_measure")[:, None] * wavelength2)
         polarised = self.column("pol_fraction")[:, None] * stokes_i
-        out = np.zeros(stokes_i.shape + (4,), dtype=np.float64)
+        out = np.empty(stokes_i.shape + (4,), dtype=np.float64)
         out[..., 0] = stokes_i
         out[..., 1] = polarised * np.cos(2.0 * chi)
         out[..., 2] = polarised * np.sin(2.0 * chi)
+        out[..., 3] = self.column("circular_fraction")[:, None] * stokes_i
         return out
 
     def gaussian_shape(self) -> NDArray[np.float64]:
@@ -168,6 +174,9 @@ def _check_ranges(table: pd.DataFrame) -> None:
     bad((table.major_arcsec < 0) | (table.minor_arcsec < 0), "axes must be >= 0")
     bad(table.minor_arcsec > table.major_arcsec, "minor_arcsec must not exceed major_arcsec")
     bad((table.pol_fraction < 0) | (table.pol_fraction > 1), "pol_fraction must be in [0, 1]")
+    bad(table.circular_fraction.abs() > 1, "circular_fraction must be in [-1, 1]")
+    bad(table.pol_fraction**2 + table.circular_fraction**2 > 1 + 1e-12,
+        "pol_fraction^2 + circular_fraction^2 must not exceed 1")
 
 
 def sky_from_records(records: object, what: str = "sky model") -> SkyModel:
