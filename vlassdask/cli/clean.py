@@ -15,6 +15,7 @@ import typer
 
 from vlassdask.cli.common import (
     ClusterOption,
+    JsonOption,
     OverwriteOption,
     SchedulerOption,
     console,
@@ -141,8 +142,7 @@ def clean(
     scheduler: SchedulerOption = None,
     cluster: ClusterOption = None,
     overwrite: OverwriteOption = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")
-                        ] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Deconvolve a Measurement Set with Cotton-Schwab CLEAN and write the restored image.
 

@@ -15,7 +15,12 @@ import typer
 
 from vlassdask.cli.common import (
     ClusterOption,
+    JsonOption,
     OverwriteOption,
+    PhaseCenterOption,
+    PresetOption,
+    ProductMsOption,
+    ProductOutOption,
     SchedulerOption,
     console,
     path_bytes,
@@ -25,22 +30,17 @@ from vlassdask.io.config_files import read_yaml_mapping
 
 
 def coarse_cube(
-    ms: Annotated[Path, typer.Option("--ms", help="On-the-fly Measurement Set covering the "
-                                     "phase centre (never modified).")],
-    phasecenter: Annotated[str, typer.Option(
-        "--phasecenter", help="VLASS phase-centre name Jhhmmss+ddmmss (vlassdask phasecenters "
-        "lists a tile's).")],
-    out: Annotated[Path, typer.Option("--out", help="Directory of the products (created).")],
+    ms: ProductMsOption,
+    phasecenter: PhaseCenterOption,
+    out: ProductOutOption,
     config: Annotated[Path | None, typer.Option(
         "--config", help="Coarse-cube YAML (pipelines/coarse_cube.yaml); default: the built-in "
         "VLASS values, which that file lists.")] = None,
-    preset: Annotated[str | None, typer.Option(
-        "--preset", help="A preset of the configuration, e.g. small (laptops and CI).")] = None,
+    preset: PresetOption = None,
     scheduler: SchedulerOption = None,
     cluster: ClusterOption = None,
     overwrite: OverwriteOption = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")
-                        ] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Make the coarse cube of one phase centre: every spectral window x Stokes I, Q, U.
 

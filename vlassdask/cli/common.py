@@ -36,6 +36,17 @@ ClusterOption = Annotated[
 OverwriteOption = Annotated[
     bool, typer.Option("--overwrite", help="Replace an existing output product.")
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")]
+#: The options of the per-phase-centre product commands (quicklook, coarse-cube).
+ProductMsOption = Annotated[Path, typer.Option(
+    "--ms", help="On-the-fly Measurement Set covering the phase centre (never modified).")]
+PhaseCenterOption = Annotated[str, typer.Option(
+    "--phasecenter", help="VLASS phase-centre name Jhhmmss+ddmmss (vlassdask phasecenters "
+    "lists a tile's); a survey phase centre's exact position is used.")]
+ProductOutOption = Annotated[Path, typer.Option("--out", help="Directory of the products "
+                                                "(created).")]
+PresetOption = Annotated[str | None, typer.Option(
+    "--preset", help="A preset of the configuration, e.g. small (laptops and CI).")]
 
 
 LOCAL_SCHEDULERS = ("threads", "sync", "processes")

@@ -12,6 +12,7 @@ import typer
 
 from vlassdask.cli.common import (
     ClusterOption,
+    JsonOption,
     OverwriteOption,
     SchedulerOption,
     console,
@@ -186,8 +187,7 @@ def image(
     scheduler: SchedulerOption = None,
     cluster: ClusterOption = None,
     overwrite: OverwriteOption = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")
-                        ] = False,
+    json_out: JsonOption = False,
 ) -> None:
     """Make a dirty image and PSF of a Measurement Set and write them to a Zarr store.
 

@@ -16,7 +16,12 @@ import typer
 
 from vlassdask.cli.common import (
     ClusterOption,
+    JsonOption,
     OverwriteOption,
+    PhaseCenterOption,
+    PresetOption,
+    ProductMsOption,
+    ProductOutOption,
     SchedulerOption,
     console,
     path_bytes,
@@ -30,17 +35,13 @@ NOT_ACCEPTED_EXIT = 4
 
 
 def quicklook(
-    ms: Annotated[Path, typer.Option("--ms", help="On-the-fly Measurement Set covering the "
-                                     "phase centre (never modified).")],
-    phasecenter: Annotated[str, typer.Option(
-        "--phasecenter", help="VLASS phase-centre name Jhhmmss+ddmmss (vlassdask phasecenters "
-        "lists a tile's); a survey phase centre's exact position is used.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory of the products (created).")],
+    ms: ProductMsOption,
+    phasecenter: PhaseCenterOption,
+    out: ProductOutOption,
     config: Annotated[Path | None, typer.Option(
         "--config", help="Quick Look YAML (pipelines/quicklook.yaml); default: the built-in "
         "VLASS values, which that file lists.")] = None,
-    preset: Annotated[str | None, typer.Option(
-        "--preset", help="A preset of the configuration, e.g. small (laptops and CI).")] = None,
+    preset: PresetOption = None,
     visibility_cache: Annotated[str, typer.Option(
         "--visibility-cache", help="Where the prepared visibilities stay between major cycles: "
         "memory, zarr or auto.")] = "auto",
@@ -48,8 +49,7 @@ def quicklook(
     scheduler: SchedulerOption = None,
     cluster: ClusterOption = None,
     overwrite: OverwriteOption = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout.")
-                        ] = False,
+    json_out: JsonOption = False,
     fail_unless_accepted: Annotated[bool, typer.Option(
         "--fail-unless-accepted", help="Exit with status 4 when QA did not accept the image "
         "(needs review or rejected); the products are written either way.")] = False,

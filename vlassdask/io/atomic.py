@@ -154,7 +154,8 @@ def _replace(tmp: Path, final: Path) -> None:
             _remove(trash)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True if a process ``pid`` runs on this machine."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -180,7 +181,7 @@ def remove_stale_temporaries(final: str | os.PathLike) -> list[Path]:
     for kind in ("tmp", "old", "pending"):
         for path in final.parent.glob(f".{final.name}.{kind}-*"):
             pid = path.name[len(f".{final.name}.{kind}-"):].split("-")[0]
-            if pid.isdigit() and not _alive(int(pid)):
+            if pid.isdigit() and not process_alive(int(pid)):
                 _remove(path)
                 removed.append(path)
     return removed

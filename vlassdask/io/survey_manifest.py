@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vlassdask.errors import InputError
-from vlassdask.io.atomic import remove_stale_temporaries
+from vlassdask.io.atomic import process_alive, remove_stale_temporaries
 
 MANIFEST = "manifest.jsonl"
 SETTINGS = "survey.json"
@@ -111,16 +111,6 @@ def read_settings(survey: Path) -> dict[str, Any]:
         raise InputError(f"cannot read the survey settings {path}: {exc}") from None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def survey_lock(survey: Path, announce=lambda _line: None) -> Iterator[None]:
     """Hold ``<survey>/.lock`` while the block runs.
@@ -143,7 +133,7 @@ def survey_lock(survey: Path, announce=lambda _line: None) -> Iterator[None]:
                 holder = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, json.JSONDecodeError):
                 holder = {}
-            if holder.get("host") == me["host"] and not _alive(int(holder.get("pid", -1))):
+            if holder.get("host") == me["host"] and not process_alive(int(holder.get("pid", -1))):
                 announce(f"taking over the stale lock of pid {holder.get('pid')} (no longer "
                          "running)")
                 path.unlink(missing_ok=True)

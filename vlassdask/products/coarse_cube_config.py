@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vlassdask.errors import ConfigError, reject_unknown_keys
-from vlassdask.products.quicklook_config import QuickLookConfig, merge_documents, section
+from vlassdask.products.quicklook_config import QuickLookConfig, section, with_preset
 from vlassdask.qa.plane_rejection import PlaneRejectionConfig
 
 SECTIONS = ("cube", "rejection", "mosaic", "imaging", "clean", "presets")
@@ -102,18 +102,7 @@ class CoarseCubeConfig:
         ConfigError
             Unknown sections or keys, bad values or an unknown preset.
         """
-        doc = dict(doc or {})
-        reject_unknown_keys(doc, SECTIONS, "unknown coarse-cube section(s):")
-        presets = {**BUILTIN_PRESETS, **section(doc, "presets")}
-        if preset is not None:
-            if preset not in presets:
-                raise ConfigError(f"unknown preset {preset!r} (this configuration has: "
-                                  f"{', '.join(map(str, presets)) or 'none'})")
-            chosen = presets[preset]
-            if not isinstance(chosen, Mapping):
-                raise ConfigError(f"preset {preset} must be a mapping of sections")
-            reject_unknown_keys(chosen, SECTIONS[:-1], f"preset {preset}: unknown section(s):")
-            doc = merge_documents(doc, chosen)
+        doc = with_preset(doc, preset, SECTIONS, BUILTIN_PRESETS, "coarse-cube")
         options = dict(section(doc, "cube"))
         known = [f.name for f in dataclasses.fields(cls) if f.name not in ("plane", "rejection")]
         reject_unknown_keys(options, known, "unknown cube option(s):")

@@ -57,6 +57,31 @@ def section(doc: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value
 
 
+def with_preset(doc: Mapping[str, Any] | None, preset: str | None, sections: tuple[str, ...],
+                builtin: Mapping[str, Any], what: str) -> dict[str, Any]:  # fmt: skip
+    """A pipeline document (its ``sections``, the last being ``presets``) with ``preset``
+    merged in (the document's presets extend ``builtin``).
+
+    Raises
+    ------
+    ConfigError
+        Unknown sections, an unknown preset or one that is not a mapping of sections.
+    """
+    doc = dict(doc or {})
+    reject_unknown_keys(doc, sections, f"unknown {what} section(s):")
+    if preset is None:
+        return doc
+    presets = {**builtin, **section(doc, "presets")}
+    if preset not in presets:
+        known = ", ".join(map(str, presets)) or "none"
+        raise ConfigError(f"unknown preset {preset!r} (this configuration has: {known})")
+    chosen = presets[preset]
+    if not isinstance(chosen, Mapping):
+        raise ConfigError(f"preset {preset} must be a mapping of sections")
+    reject_unknown_keys(chosen, sections[:-1], f"preset {preset}: unknown section(s):")
+    return merge_documents(doc, chosen)
+
+
 @dataclass(frozen=True)
 class QuickLookConfig:
     """Everything one Quick Look image needs (defaults: the VLASS values of SPEC.md).
@@ -186,18 +211,7 @@ class QuickLookConfig:
             Unknown sections or keys, bad values, an unknown preset, or ``imsize`` /
             ``cycleniter`` set outside the retry ladder.
         """
-        doc = dict(doc or {})
-        reject_unknown_keys(doc, SECTIONS, "unknown Quick Look section(s):")
-        presets = {**BUILTIN_PRESETS, **section(doc, "presets")}
-        if preset is not None:
-            if preset not in presets:
-                known = ", ".join(map(str, presets)) or "none"
-                raise ConfigError(f"unknown preset {preset!r} (this configuration has: {known})")
-            chosen = presets[preset]
-            if not isinstance(chosen, Mapping):
-                raise ConfigError(f"preset {preset} must be a mapping of sections")
-            reject_unknown_keys(chosen, SECTIONS[:-1], f"preset {preset}: unknown section(s):")
-            doc = merge_documents(doc, chosen)
+        doc = with_preset(doc, preset, SECTIONS, BUILTIN_PRESETS, "Quick Look")
         imaging = dict(section(doc, "imaging"))
         clean = dict(section(doc, "clean"))
         for part, key in ((imaging, "imsize"), (clean, "cycleniter")):
