@@ -37,7 +37,8 @@ def slurm():
                              capture_output=True, text=True, timeout=180, check=False)
     if started.returncode != 0:
         pytest.skip(f"SLURM could not be started here: {started.stderr.strip()[-300:]}")
-    return True
+    yield True
+    subprocess.run(["scancel", "--name", "dask-worker"], check=False)  # nothing left behind
 
 
 @pytest.fixture(scope="module")
@@ -92,3 +93,32 @@ def test_scancel_of_a_worker_job_is_retried_and_changes_nothing(slurm, plan):
     for name in COVERED:  # the same images as the undisturbed run on the LocalCluster
         assert np.abs(ours[name] - theirs[name]).max() == 0
 
+
+
+def test_killed_runner_on_slurm_resumes_without_recomputing(slurm, plan):
+    base, ms, _ = plan
+    fast = base / "fast.yaml"
+    fast.write_text(yaml.safe_dump(TINY_QL))
+    survey = _planned(base, ms, fast, "resume")
+    runner = subprocess.Popen([sys.executable, "-m", "vlassdask.cli.main", "survey", "run",
+                               str(survey), "--cluster", str(SPEC), "--max-concurrent", "1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline:  # kill the runner once its first product is done
+        if any(r["state"] == "done" for r in manifest(survey).values()):
+            break
+        time.sleep(0.2)
+    runner.kill()
+    runner.wait()
+    subprocess.run(["scancel", "--name", "dask-worker"], check=False)  # its orphaned job
+    first = {n: r for n, r in manifest(survey).items() if r["state"] == "done"}
+    assert 1 <= len(first) < 3
+    stamps = {n: (survey / r["marker"]).stat().st_mtime_ns for n, r in first.items()}
+    proc = vlassdask("survey", "run", str(survey), "--cluster", str(SPEC))
+    assert proc.returncode == 0, proc.stderr
+    rows = manifest(survey)
+    assert all(r["state"] == "done" for r in rows.values())
+    for name in first:  # finished before the kill: its marker untouched, made once
+        assert rows[name]["runs"] == 1
+        assert (survey / rows[name]["marker"]).stat().st_mtime_ns == stamps[name]
+    assert sum(r["runs"] for r in rows.values()) == 3

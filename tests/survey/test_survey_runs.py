@@ -213,3 +213,27 @@ def test_coarse_cubes_plug_into_the_same_runner(tile, tmp_path):
     row = manifest(survey)[COVERED[1]]
     assert row["state"] == "done" and row["decision"] == "accepted (2/2 planes)"
     assert row["marker"].endswith(".IQU.iter3.summary.json") and (survey / row["preview"]).is_file()
+
+
+def test_ctrl_c_stops_the_runner_cleanly(tile, tmp_path):
+    ms, config = tile
+    survey = tmp_path / "s"
+    assert vlassdask("survey", "plan", "--ms", str(ms), "--out", str(survey), "--phasecenters",
+                     ",".join(COVERED), "--config", str(config)).returncode == 0
+    runner = subprocess.Popen([sys.executable, "-m", "vlassdask.cli.main", "survey", "run",
+                               str(survey), "--max-concurrent", "1"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in runner.stderr:  # the cluster is up and the first product is being made
+        if line.startswith("dask dashboard"):
+            break
+    while not any(r["state"] == "running" for r in manifest(survey).values()):
+        time.sleep(0.1)
+    runner.send_signal(signal.SIGINT)
+    _, rest = runner.communicate(timeout=120)
+    assert runner.returncode == 130, rest
+    assert rest.strip().splitlines()[-1] == "error: interrupted" and "Traceback" not in rest
+    assert not (survey / ".lock").exists()
+    assert len(read_manifest(survey)) == 3  # whole and readable
+    proc = vlassdask("survey", "run", str(survey))
+    assert proc.returncode == 0, proc.stderr
+    assert all(r["state"] == "done" for r in manifest(survey).values())
