@@ -115,20 +115,33 @@ def test_rerun_makes_nothing_again(finished):
     assert after == before
 
 
+HOLD_LOCK = """
+import fcntl, json, os, socket, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, json.dumps({"host": socket.gethostname(), "pid": os.getpid(),
+                         "since": time.time()}).encode())
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
 def test_a_second_runner_is_refused(finished):
     survey, _ = finished
     lock = survey / ".lock"
-    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)],
+                              stdout=subprocess.PIPE, text=True)
     try:
-        lock.write_text(json.dumps({"host": socket.gethostname(), "pid": holder.pid,
-                                    "since": time.time()}))
-        assert_one_error(vlassdask("survey", "run", str(survey)), f"pid {holder.pid}")
+        assert holder.stdout.readline().strip() == "held"
+        assert_one_error(vlassdask("survey", "run", str(survey)),
+                         f"is being run by {socket.gethostname()} pid {holder.pid}")
     finally:
         holder.kill()
         holder.wait()
-    # the holder is gone: its lock is stale and taken over
+    # the holder was killed: the system released its lock, its file is taken over
     proc = vlassdask("survey", "run", str(survey))
-    assert proc.returncode == 0 and "taking over the stale lock" in proc.stderr
+    assert proc.returncode == 0, proc.stderr
+    assert f"taking over the lock left by pid {holder.pid}" in proc.stderr
     assert not lock.exists()
 
 
@@ -152,7 +165,7 @@ def test_killed_runner_resumes_without_recomputing(tile, tmp_path):
     stamps = {n: (survey / r["marker"]).stat().st_mtime_ns for n, r in first.items()}
     proc = vlassdask("survey", "run", str(survey))
     assert proc.returncode == 0, proc.stderr
-    assert "taking over the stale lock" in proc.stderr
+    assert "taking over the lock left by pid" in proc.stderr
     rows = manifest(survey)
     assert all(r["state"] == "done" for r in rows.values())
     for name, row in first.items():  # finished before the kill: not made again

@@ -6,14 +6,15 @@ preset, the configuration hash); ``<survey>/manifest.jsonl`` one row per phase c
 fsyncs it and renames it over the old one (``os.replace``), then fsyncs the directory: a reader,
 or a runner killed at any instant, sees the old manifest or the new one, never a mixture.
 
-``<survey>/.lock`` is created exclusively by the one runner allowed at a time and holds its
-host, pid and start time; a lock whose process no longer runs on this host is stale and taken
-over.
+``<survey>/.lock`` is held (``flock``) by the one runner allowed at a time and says who it is
+(host, pid, start time); the operating system releases it when that runner ends, so the file
+of a killed runner is simply taken over.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import socket
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vlassdask.errors import InputError
-from vlassdask.io.atomic import process_alive, remove_stale_temporaries
+from vlassdask.io.atomic import remove_stale_temporaries
 
 MANIFEST = "manifest.jsonl"
 SETTINGS = "survey.json"
@@ -111,40 +112,51 @@ def read_settings(survey: Path) -> dict[str, Any]:
         raise InputError(f"cannot read the survey settings {path}: {exc}") from None
 
 
+def _holder(fd: int) -> dict[str, Any]:
+    """Who the lock file says holds it (empty if nobody or unreadable)."""
+    try:
+        value = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 @contextlib.contextmanager
 def survey_lock(survey: Path, announce=lambda _line: None) -> Iterator[None]:
     """Hold ``<survey>/.lock`` while the block runs.
 
+    The lock is an exclusive ``flock`` on the file, which the operating system releases when its
+    holder ends however it ends, so two runners can never both hold it; the file says who holds
+    it (host, pid, start). A file left by a runner that was killed is taken over, and said so.
+
     Raises
     ------
     InputError
-        If another live runner holds it (its host, pid and start are named).
+        If the directory holds no survey, or another runner holds the lock (its host, pid and
+        start are named).
     """
     if not (Path(survey) / MANIFEST).is_file():
         raise InputError(f"{survey} is not a survey directory (no {MANIFEST}): make one with "
                          "vlassdask survey plan")
     path = Path(survey) / LOCK
-    me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
-    for _ in range(2):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        holder = _holder(fd)
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                holder = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError):
-                holder = {}
-            if holder.get("host") == me["host"] and not process_alive(int(holder.get("pid", -1))):
-                announce(f"taking over the stale lock of pid {holder.get('pid')} (no longer "
-                         "running)")
-                path.unlink(missing_ok=True)
-                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(holder.get("since", 0)))
             raise InputError(f"{survey} is being run by {holder.get('host', '?')} pid "
                              f"{holder.get('pid', '?')} since {since} (lock {path})") from None
-        with os.fdopen(fd, "w") as f:
-            json.dump(me, f)
-        break
-    try:
-        yield
+        if holder.get("pid"):
+            announce(f"taking over the lock left by pid {holder['pid']} on "
+                     f"{holder.get('host', '?')} (no longer running)")
+        me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me).encode(), 0)
+        try:
+            yield
+        finally:
+            path.unlink(missing_ok=True)
     finally:
-        path.unlink(missing_ok=True)
+        os.close(fd)  # releases the flock
