@@ -164,7 +164,7 @@ def test_cube_with_a_beam_per_plane_gets_a_casa_beams_table(tmp_path):
     beams = np.array([[[[6.0, 4.0, 10.0]], [[4.0, 2.7, 12.0]], [[3.0, 2.0, 14.0]]]])
     ds = make_image_dataset({"SKY": sky, "BEAM": beams}, cell_rad=np.radians(1 / 3600),
                             phase_center_rad=(1.0, 0.5), frequency_hz=freqs,
-                            product_kind="cube")
+                            product_kind="image")
     assert ds.attrs["restoring_beam"] == {"major_arcsec": 6.0, "minor_arcsec": 4.0,
                                           "pa_deg": 10.0}
     (path,) = export_fits(ds, tmp_path / "cube.fits")
