@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -64,3 +65,28 @@ def sky_images(survey: Path) -> dict[str, np.ndarray]:
             store = next((survey / row["out"]).glob("*.zarr"))
             out[name] = xr.open_zarr(store)["SKY"].values
     return out
+
+
+def plan_covered(ms: Path, config: Path, survey: Path) -> Path:
+    """``vlassdask survey plan`` of the three covered phase centres."""
+    proc = vlassdask("survey", "plan", "--ms", str(ms), "--out", str(survey), "--phasecenters",
+                     ",".join(COVERED), "--config", str(config))
+    assert proc.returncode == 0, proc.stderr
+    return survey
+
+
+def start_runner(survey: Path, *args: str, **popen) -> subprocess.Popen:
+    """``vlassdask survey run SURVEY ARGS`` started in the background."""
+    return subprocess.Popen([sys.executable, "-m", "vlassdask.cli.main", "survey", "run",
+                             str(survey), *args], **popen)
+
+
+def kill_after_first_product(runner: subprocess.Popen, survey: Path) -> dict[str, dict]:
+    """SIGKILL the runner once a product is done; the rows done by then."""
+    deadline = time.time() + 600
+    while time.time() < deadline and not any(r["state"] == "done"
+                                              for r in manifest(survey).values()):
+        time.sleep(0.2)
+    runner.kill()
+    runner.wait()
+    return {n: r for n, r in manifest(survey).items() if r["state"] == "done"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +16,17 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.survey.runs import COVERED, TINY_QL, make_survey_ms, manifest, sky_images, vlassdask
+from tests.survey.runs import (
+    COVERED,
+    TINY_QL,
+    kill_after_first_product,
+    make_survey_ms,
+    manifest,
+    plan_covered,
+    sky_images,
+    start_runner,
+    vlassdask,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "cluster" / "slurm-local.yaml"
@@ -50,14 +59,6 @@ def plan(tmp_path_factory):
     return base, ms, config
 
 
-def _planned(base: Path, ms: Path, config: Path, name: str) -> Path:
-    survey = base / name
-    proc = vlassdask("survey", "plan", "--ms", str(ms), "--out", str(survey), "--phasecenters",
-                     ",".join(COVERED), "--config", str(config))
-    assert proc.returncode == 0, proc.stderr
-    return survey
-
-
 def _running_jobs() -> list[str]:
     out = subprocess.run(["squeue", "-h", "-t", "R", "-o", "%i"], capture_output=True,
                          text=True, check=False).stdout
@@ -66,13 +67,12 @@ def _running_jobs() -> list[str]:
 
 def test_scancel_of_a_worker_job_is_retried_and_changes_nothing(slurm, plan):
     base, ms, config = plan
-    reference = _planned(base, ms, config, "local")
+    reference = plan_covered(ms, config, base / "local")
     local = vlassdask("survey", "run", str(reference), "--max-concurrent", "3")
     assert local.returncode == 0, local.stderr
-    survey = _planned(base, ms, config, "slurm")
-    runner = subprocess.Popen([sys.executable, "-m", "vlassdask.cli.main", "survey", "run",
-                               str(survey), "--cluster", str(SPEC), "--max-concurrent", "3"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    survey = plan_covered(ms, config, base / "slurm")
+    runner = start_runner(survey, "--cluster", str(SPEC), "--max-concurrent", "3",
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     while time.time() < deadline and not _running_jobs():
         time.sleep(0.5)
@@ -99,19 +99,11 @@ def test_killed_runner_on_slurm_resumes_without_recomputing(slurm, plan):
     base, ms, _ = plan
     fast = base / "fast.yaml"
     fast.write_text(yaml.safe_dump(TINY_QL))
-    survey = _planned(base, ms, fast, "resume")
-    runner = subprocess.Popen([sys.executable, "-m", "vlassdask.cli.main", "survey", "run",
-                               str(survey), "--cluster", str(SPEC), "--max-concurrent", "1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline:  # kill the runner once its first product is done
-        if any(r["state"] == "done" for r in manifest(survey).values()):
-            break
-        time.sleep(0.2)
-    runner.kill()
-    runner.wait()
+    survey = plan_covered(ms, fast, base / "resume")
+    runner = start_runner(survey, "--cluster", str(SPEC), "--max-concurrent", "1",
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = kill_after_first_product(runner, survey)
     subprocess.run(["scancel", "--name", "dask-worker"], check=False)  # its orphaned job
-    first = {n: r for n, r in manifest(survey).items() if r["state"] == "done"}
     assert 1 <= len(first) < 3
     stamps = {n: (survey / r["marker"]).stat().st_mtime_ns for n, r in first.items()}
     proc = vlassdask("survey", "run", str(survey), "--cluster", str(SPEC))

@@ -17,7 +17,16 @@ import yaml
 from tests.cli.errors import assert_one_error
 from tests.products.test_coarse_cube import TINY
 from tests.qa.test_report_browser import run_chromium
-from tests.survey.runs import COVERED, UNCOVERED, make_survey_ms, manifest, vlassdask
+from tests.survey.runs import (
+    COVERED,
+    UNCOVERED,
+    kill_after_first_product,
+    make_survey_ms,
+    manifest,
+    plan_covered,
+    start_runner,
+    vlassdask,
+)
 from vlassdask.io.survey_manifest import read_manifest, write_manifest
 
 
@@ -146,21 +155,10 @@ def test_a_second_runner_is_refused(finished):
 
 
 def test_killed_runner_resumes_without_recomputing(tile, tmp_path):
-    ms, config = tile
-    survey = tmp_path / "s"
-    assert vlassdask("survey", "plan", "--ms", str(ms), "--out", str(survey), "--phasecenters",
-                     ",".join(COVERED), "--config", str(config)).returncode == 0
-    runner = subprocess.Popen([sys.executable, "-m", "vlassdask.cli.main", "survey", "run",
-                               str(survey), "--max-concurrent", "1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 600
-    while time.time() < deadline:  # kill the runner once its first product is done
-        if any(r["state"] == "done" for r in manifest(survey).values()):
-            break
-        time.sleep(0.2)
-    runner.send_signal(signal.SIGKILL)
-    runner.wait()
-    first = {n: r for n, r in manifest(survey).items() if r["state"] == "done"}
+    survey = plan_covered(*tile, tmp_path / "s")
+    runner = start_runner(survey, "--max-concurrent", "1", stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    first = kill_after_first_product(runner, survey)
     assert len(first) >= 1 and len(first) < 3
     stamps = {n: (survey / r["marker"]).stat().st_mtime_ns for n, r in first.items()}
     proc = vlassdask("survey", "run", str(survey))
@@ -229,13 +227,9 @@ def test_coarse_cubes_plug_into_the_same_runner(tile, tmp_path):
 
 
 def test_ctrl_c_stops_the_runner_cleanly(tile, tmp_path):
-    ms, config = tile
-    survey = tmp_path / "s"
-    assert vlassdask("survey", "plan", "--ms", str(ms), "--out", str(survey), "--phasecenters",
-                     ",".join(COVERED), "--config", str(config)).returncode == 0
-    runner = subprocess.Popen([sys.executable, "-m", "vlassdask.cli.main", "survey", "run",
-                               str(survey), "--max-concurrent", "1"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    survey = plan_covered(*tile, tmp_path / "s")
+    runner = start_runner(survey, "--max-concurrent", "1", stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
     for line in runner.stderr:  # the cluster is up and the first product is being made
         if line.startswith("dask dashboard"):
             break

@@ -15,7 +15,9 @@ inside each chunk.
 
 from __future__ import annotations
 
+import functools
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +102,23 @@ def _probe_columns(path: Path, columns: list[str]) -> None:
                                  f"missing storage file: {reason})") from exc
 
 
+#: casacore tables opened by several threads of one process at once (two plane tasks, two
+#: survey products on the same MS) can fail in the table lock ("should be locked when using
+#: UserLocking"): opening and the subtable reads are serialised per process. Reading the
+#: visibilities afterwards goes through dask-ms's own table proxies.
+_OPEN_LOCK = threading.RLock()
+
+
+def _serialised(func):
+    """``func`` run under :data:`_OPEN_LOCK`."""
+    @functools.wraps(func)
+    def locked(*args, **kwargs):
+        with _OPEN_LOCK:
+            return func(*args, **kwargs)
+    return locked
+
+
+@_serialised
 def open_measurement_set(
     path: str | os.PathLike,
     *,
@@ -189,6 +208,7 @@ def open_measurement_set(
     return MeasurementSet(ms, datasets, data_column, weight_column)
 
 
+@_serialised
 def observation_mjd(path: str | os.PathLike) -> float:
     """Middle of the observation (UTC MJD), from the OBSERVATION subtable's TIME_RANGE.
 
