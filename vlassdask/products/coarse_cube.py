@@ -79,14 +79,14 @@ from vlassdask.io.ms_read import observation_mjd, open_measurement_set
 from vlassdask.io.preview import write_preview_png
 from vlassdask.products.coarse_cube_config import CoarseCubeConfig
 from vlassdask.products.quicklook import (
-    _beam_images,
-    _pixels,
-    _position_corrected,
-    _product_dataset,
-    _with_mosaic_beams,
     attempt_clean_config,
+    beam_images,
     field_groups,
+    pixels,
+    position_corrected,
+    product_dataset,
     quicklook_names,
+    with_mosaic_beams,
 )
 from vlassdask.qa.plane_rejection import (
     IMAGED,
@@ -344,19 +344,19 @@ def _clean_stokes(ms: str, spws: list[int], fields: list[int], center, config: C
     (table,) = dask.compute(operator.field_weights())
     beam = mosaic_primary_beam(table, operator.field_centers_rad, shape=operator.shape,
                                cell_rad=imaging.cell_rad, center_rad=operator.phase_center_rad,
-                               step=_pixels(ql.pb_step_arcsec, imaging.cell_arcsec),
+                               step=pixels(ql.pb_step_arcsec, imaging.cell_arcsec),
                                chunks=DEFAULT_CHUNK_PIXELS)
-    pb, peak = _beam_images(beam)
-    operator = _with_mosaic_beams(operator, vis.datasets, table, ql)
+    pb, peak = beam_images(beam)
+    operator = with_mosaic_beams(operator, vis.datasets, table, ql)
     (psf,) = dask.compute(operator.psf(beam_at=operator.phase_center_rad)[0])
     mask = pb >= ql.pb_limit
     out, stops = {}, {}
     for s in stokes:
         op = operator.for_stokes(s)
         result = cotton_schwab(op, clean, mask=mask, psf=psf, threads=1)
-        ds = _product_dataset(result, op, ql, clean, pb, peak, inputs=[ms], name=Path(ms).name,
+        ds = product_dataset(result, op, ql, clean, pb, peak, inputs=[ms], name=Path(ms).name,
                               command=None, extra_attrs={})
-        out[s] = _position_corrected(ds, op, ql, table)
+        out[s] = position_corrected(ds, op, ql, table)
         stops[s] = {"stop_code": result.stop_code, "stop_reason": result.stop_reason,
                     "iterations": result.iterations, "major_cycles": result.major_cycles}
     facts = {"frequency_hz": operator.frequency_hz, "visibilities": operator.counts,
@@ -484,37 +484,40 @@ def _decide(plan: CubePlan, records: list[dict]) -> list[dict]:
     return out
 
 
-def _plane_images(plan: CubePlan, planes: list[dict], npol: int) -> dict[str, da.Array]:
+def _scratch_stores(plan: CubePlan, planes: list[dict]) -> dict[int, xr.Dataset | None]:
+    """Each plane's scratch store, opened once (lazily; None for planes not imaged)."""
+    return {p["spw"]: open_image_store(plan.scratch / f"spw{p['spw']}.zarr")
+            if p["status"] != NOT_IMAGED else None for p in planes}
+
+
+def _plane_images(plan: CubePlan, stores: dict[int, xr.Dataset | None],
+                  npol: int) -> dict[str, da.Array]:  # fmt: skip
     """(time, frequency, polarization, l, m) dask images of the cube, NaN where not imaged."""
     n = plan.config.imsize
     chunks = (1, 1, 1, DEFAULT_CHUNK_PIXELS, DEFAULT_CHUNK_PIXELS)
-    stacks: dict[str, list] = {v: [] for v in CUBE_VARIABLES}
-    for p in planes:
-        scratch = plan.scratch / f"spw{p['spw']}.zarr"
-        ds = open_image_store(scratch) if p["status"] != NOT_IMAGED else None
-        for v in CUBE_VARIABLES:
-            stacks[v].append(ds[v].data.rechunk(chunks) if ds is not None else
-                             da.full((1, 1, npol, n, n), np.nan, dtype=np.float32,
-                                     chunks=chunks))
-    return {v: da.concatenate(s, axis=1) for v, s in stacks.items()}
+    return {v: da.concatenate([ds[v].data.rechunk(chunks) if ds is not None else
+                               da.full((1, 1, npol, n, n), np.nan, dtype=np.float32,
+                                       chunks=chunks) for ds in stores.values()], axis=1)
+            for v in CUBE_VARIABLES}
 
 
 def _cube_dataset(plan: CubePlan, planes: list[dict], command: str | None) -> xr.Dataset:
     """The cube Dataset, lazily over the scratch stores."""
     stokes = plan.config.stokes
     npol = len(stokes)
-    images = _plane_images(plan, planes, npol)
+    stores = _scratch_stores(plan, planes)
+    images = _plane_images(plan, stores, npol)
     nan_beam = [np.nan, np.nan, np.nan]
     beam = np.array([[[[p["beam"][k] for k in ("major_arcsec", "minor_arcsec", "pa_deg")]
                        if p["status"] != NOT_IMAGED else nan_beam] * npol for p in planes]])
-    sumwt = np.array([[[_sum_of_weights(plan, p)] * npol for p in planes]])
+    sumwt = np.array([[[0.0 if ds is None else float(ds["SUM_OF_WEIGHTS"].values.ravel()[0])]
+                       * npol for ds in stores.values()]])
     status = np.array([[[STATUS_CODES[p["status"]]] * npol for p in planes]], dtype=np.int8)
     fraction = np.array([[[p["flags"]["flagged_fraction"]] * npol for p in planes]])
-    imaged = [p for p in planes if p["status"] != NOT_IMAGED]
-    mjd = _scratch_attr(plan, imaged, "fits_header", {}).get("MJD-OBS", 0.0) if imaged else 0.0
-    header = {**_scratch_attr(plan, imaged, "fits_header", {}),
+    first = next(ds for ds in stores.values() if ds is not None)  # _write: one is imaged
+    header = {**first.attrs["fits_header"],
               **product_header_keywords(plan.names.name(spw=plan.spws[0], stokes=stokes),
-                                        *plan.center_deg)} if imaged else {}
+                                        *plan.center_deg)}
     for key in ("CRVAL1", "CRVAL2"):
         header.pop(key, None)  # the uncorrected centre: each plane's correction is in attrs
     return make_image_dataset(
@@ -522,8 +525,8 @@ def _cube_dataset(plan: CubePlan, planes: list[dict], command: str | None) -> xr
          "FLAG_FRACTION": fraction},
         cell_rad=plan.config.plane.imaging.cell_rad,
         phase_center_rad=tuple(math.radians(v) for v in plan.center_deg),
-        frequency_hz=plan.frequencies_hz, polarization=tuple(stokes), time_mjd=[mjd],
-        product_kind="cube",
+        frequency_hz=plan.frequencies_hz, polarization=tuple(stokes),
+        time_mjd=[header.get("MJD-OBS", 0.0)], product_kind="cube",
         attrs={"fits_header": header, "planes": planes,
                "phase_center_name": plan.names.phase_center, "tile": plan.names.tile,
                "epoch": plan.names.epoch,
@@ -531,18 +534,6 @@ def _cube_dataset(plan: CubePlan, planes: list[dict], command: str | None) -> xr
                               "inputs": [str(plan.ms)]},
                "history": [f"vlassdask coarse cube of {plan.ms.name}: {len(planes)} planes, "
                            f"{sum(p['status'] == IMAGED for p in planes)} accepted"]})
-
-
-def _sum_of_weights(plan: CubePlan, p: dict) -> float:
-    if p["status"] == NOT_IMAGED:
-        return 0.0
-    ds = open_image_store(plan.scratch / f"spw{p['spw']}.zarr")
-    return float(ds["SUM_OF_WEIGHTS"].values.ravel()[0])
-
-
-def _scratch_attr(plan: CubePlan, planes: list[dict], key: str, default: Any) -> Any:
-    ds = open_image_store(plan.scratch / f"spw{planes[0]['spw']}.zarr")
-    return ds.attrs.get(key, default)
 
 
 def _plane_fits(plan: CubePlan, p: dict, box, overwrite: bool) -> list[Path]:

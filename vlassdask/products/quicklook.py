@@ -237,12 +237,12 @@ def attempt_clean_config(config: QuickLookConfig, params: ImagingParameters) -> 
     return dataclasses.replace(config.clean, **changes)
 
 
-def _pixels(arcsec: float, cell_arcsec: float, minimum: int = 1) -> int:
+def pixels(arcsec: float, cell_arcsec: float, minimum: int = 1) -> int:
     """A configured angle in whole pixels (at least ``minimum``)."""
     return max(minimum, int(round(arcsec / cell_arcsec)))
 
 
-def _beam_images(beam: MosaicBeam) -> tuple[np.ndarray, float]:
+def beam_images(beam: MosaicBeam) -> tuple[np.ndarray, float]:
     """The mosaic primary beam (peak 1) and the peak sensitivity, computed."""
     pb, peak = dask.compute(beam.beam, beam.peak_sensitivity)
     return np.asarray(pb, dtype=np.float32), float(peak)
@@ -263,7 +263,7 @@ def field_groups(datasets: list[xr.Dataset], fields: list[int],
     return pointing_groups(fields, times, centers, n_groups)
 
 
-def _with_mosaic_beams(operator: ImagingOperator, datasets: list[xr.Dataset], table,
+def with_mosaic_beams(operator: ImagingOperator, datasets: list[xr.Dataset], table,
                        config: QuickLookConfig) -> ImagingOperator:  # fmt: skip
     """The operator predicting each (frequency group, pointing group) of the data from the
     model times ``R_g / A``, that data's mosaic beam over the image's."""
@@ -282,7 +282,7 @@ def _with_mosaic_beams(operator: ImagingOperator, datasets: list[xr.Dataset], ta
     factors = relative_beams(
         table, operator.field_centers_rad, parts, shape=operator.shape,
         cell_rad=operator.config.cell_rad, center_rad=operator.phase_center_rad,
-        step=_pixels(config.pb_step_arcsec, operator.config.cell_arcsec),
+        step=pixels(config.pb_step_arcsec, operator.config.cell_arcsec),
         chunks=DEFAULT_CHUNK_PIXELS)
     images = dask.compute(*factors)
     return operator.with_model_weights([(ids, g, image) for (ids, g), image
@@ -312,15 +312,18 @@ def _qa_images(ds: xr.Dataset, mask: np.ndarray, subimage: tuple[int, int, int, 
                     frequency_hz=float(ds["frequency"].values[0]), name=name)  # fmt: skip
 
 
-def _product_dataset(result, operator: ImagingOperator, config: QuickLookConfig, clean,
+def product_dataset(result, operator: ImagingOperator, config: QuickLookConfig, clean,
                      pb: np.ndarray, peak: float, *, inputs: list, name: str,
                      command: str | None, extra_attrs: dict) -> xr.Dataset:  # fmt: skip
+    """The image Dataset of one CLEANed mosaic image: SKY (flat noise, divided by the peak
+    sensitivity ``peak``), SKY_PBCOR and the sliding-box RMS of it (NaN below the PB limit),
+    PRIMARY_BEAM ``pb``, and what :func:`vlassdask.products.clean.clean_dataset` holds."""
     mask = pb >= config.pb_limit
     scale = 1.0 / peak
     residual = (result.residual * scale).astype(np.float32)
     cell = operator.config.cell_arcsec
-    box = _pixels(config.rms_box_arcsec, cell, minimum=2)
-    step = _pixels(config.rms_step_arcsec, cell)
+    box = pixels(config.rms_box_arcsec, cell, minimum=2)
+    step = pixels(config.rms_step_arcsec, cell)
     flat_rms = sliding_rms(da.from_array(residual, chunks=DEFAULT_CHUNK_PIXELS), box=box,
                            step=step).compute(scheduler="threads")  # in-memory input
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -332,7 +335,7 @@ def _product_dataset(result, operator: ImagingOperator, config: QuickLookConfig,
         product_kind="quicklook", extra_attrs=extra_attrs, config=config.to_dict())
 
 
-def _position_corrected(ds: xr.Dataset, operator: ImagingOperator, config: QuickLookConfig,
+def position_corrected(ds: xr.Dataset, operator: ImagingOperator, config: QuickLookConfig,
                         table) -> xr.Dataset:  # fmt: skip
     """``ds`` with the w-term position correction in its metadata when the gridding left the
     w-term uncorrected (or as configured). With field-relative w (CASA's 2-D mosaic error
@@ -439,13 +442,13 @@ def make_quicklook_product(
         cache = stack.enter_context(ZarrBlockCache(_existing_parent(names.out_dir),
                                                    prefix=f".{names.stem}.blocks-")
                                     ) if spill else None
-        operator = beam_images = psf = None
+        operator = pb_images = psf = None
         attempt = 0
         while True:
             params = config.ladder.parameters(attempt)
             t0 = time.perf_counter()
             if operator is None or operator.shape[0] != params.imsize:
-                operator = beam_images = psf = None
+                operator = pb_images = psf = None
                 imaging = config.imaging.replace(imsize=(params.imsize, params.imsize),
                                                  phase_center_deg=center, fields=tuple(fields))
                 operator = ImagingOperator.build(
@@ -456,19 +459,19 @@ def make_quicklook_product(
                 beam = mosaic_primary_beam(
                     table, operator.field_centers_rad, shape=operator.shape,
                     cell_rad=imaging.cell_rad, center_rad=operator.phase_center_rad,
-                    step=_pixels(config.pb_step_arcsec, imaging.cell_arcsec),
+                    step=pixels(config.pb_step_arcsec, imaging.cell_arcsec),
                     chunks=DEFAULT_CHUNK_PIXELS)
-                beam_images = _beam_images(beam)
-                operator = _with_mosaic_beams(operator, vis.datasets, table, config)
+                pb_images = beam_images(beam)
+                operator = with_mosaic_beams(operator, vis.datasets, table, config)
                 (psf,) = dask.compute(operator.psf(beam_at=operator.phase_center_rad)[0])
-            pb, peak = beam_images
+            pb, peak = pb_images
             mask = pb >= config.pb_limit
             clean = attempt_clean_config(config, params)
             log(f"attempt {attempt}: imsize {params.imsize}, cycleniter {clean.cycleniter}, "
                 f"niter {clean.niter}, nmajor {clean.nmajor}")
             result = cotton_schwab(operator, clean, mask=mask, psf=psf, progress=progress,
                                    threads=MINOR_CYCLE_THREADS)
-            ds = _product_dataset(
+            ds = product_dataset(
                 result, operator, config, clean, pb, peak, inputs=[ms], name=ms.name,
                 command=command, extra_attrs={
                     "phase_center_name": phasecenter, "tile": names.image.tile,
@@ -488,7 +491,7 @@ def make_quicklook_product(
             if qa.decision != "retry":
                 break
             attempt += 1
-        ds = _position_corrected(ds, operator, config, table)
+        ds = position_corrected(ds, operator, config, table)
         ds.attrs["qa"] = {"decision": qa.decision,
                           "attempts": [a.to_dict() for a in attempts]}  # fmt: skip
         return _write(ds, names, box, images, qa, attempts, center, overwrite=overwrite,

@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from vlassdask.errors import ConfigError, reject_unknown_keys
-from vlassdask.imaging.graph import tree_reduce
+from vlassdask.imaging.graph import sum_arrays, tree_reduce
 from vlassdask.imaging.visibilities import stokes_recipes
 
 #: Plane statuses, as stored (``PLANE_STATUS``) and reported.
@@ -102,10 +102,6 @@ def _chunk_counts(flag, flag_row, field_id, corr: list[int], n_fields: int) -> n
     return out
 
 
-def _add(*parts: np.ndarray) -> np.ndarray:
-    return np.sum(parts, axis=0)
-
-
 def flag_counts(ds: xr.Dataset, stokes: str) -> da.Array:
     """Flagged and total samples per FIELD_ID of one spectral window's dataset, lazily.
 
@@ -133,7 +129,7 @@ def flag_counts(ds: xr.Dataset, stokes: str) -> da.Array:
         [None] * len(flag)
     parts = [dask.delayed(_chunk_counts)(f, r, i, corr, n_fields)
              for f, r, i in zip(flag, flag_row, field_id, strict=True)]
-    return da.from_delayed(tree_reduce(parts, _add), (n_fields, 2), dtype=np.int64)
+    return da.from_delayed(tree_reduce(parts, sum_arrays), (n_fields, 2), dtype=np.int64)
 
 
 @dataclass(frozen=True)
